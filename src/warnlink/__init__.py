@@ -1,0 +1,3 @@
+"""WarnLink: allied missile-warning sharing, public alerting and exercises."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,84 @@
+"""The `warnlink` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from warnlink import __version__
+from warnlink.formats.jsonl import FormatError
+from warnlink.physics.targeting import TargetingError
+from warnlink.scenario.load import ScenarioError, load_scenario
+
+console = Console(stderr=True)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from warnlink.sim.report import print_summary
+    from warnlink.sim.run import simulate, write_run
+
+    scenario = load_scenario(Path(args.scenario))
+    with console.status("simulating") as status:
+        sim = simulate(scenario, step=lambda msg: status.update(msg))
+        paths = write_run(sim, Path(args.out), step=lambda msg: status.update(msg))
+        pngs: list[Path] = []
+        if args.plot:
+            from warnlink.plot.scenario_plots import plot_truth
+
+            status.update("drawing plots")
+            pngs = plot_truth(scenario, sim.truth, Path(args.out))
+    print_summary(console, sim, paths, pngs)
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from warnlink.formats.truth_files import read_truth
+    from warnlink.plot.scenario_plots import plot_truth
+    from warnlink.sim.run import FILES
+
+    run = Path(args.run_dir)
+    scenario = load_scenario(run / FILES["scenario"])
+    truth = read_truth(run / FILES["truth"], run / FILES["events"])
+    out = Path(args.out) if args.out else run
+    for p in plot_truth(scenario, truth, out):
+        console.print(f"wrote {p}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="warnlink", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"warnlink {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="fly a scenario and simulate its sensors")
+    p.add_argument("scenario", help="scenario TOML file (see docs/scenarios.md)")
+    p.add_argument("--out", required=True, help="run directory to write (docs/formats.md)")
+    p.add_argument("--plot", action="store_true", help="also draw map.png and profile.png")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("plot", help="draw the plots of a simulation run directory")
+    p.add_argument("run_dir", help="a directory written by `warnlink simulate`")
+    p.add_argument("--out", help="where to write the PNGs (default: the run directory)")
+    p.set_defaults(func=_cmd_plot)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (ScenarioError, FormatError, TargetingError) as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+    except FileNotFoundError as exc:
+        console.print(f"[bold red]error:[/] no such file: {exc.filename}", highlight=False)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Geodesy (WGS84 frames) and the bundled map data of the region."""

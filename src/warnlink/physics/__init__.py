@@ -1,0 +1,1 @@
+"""Flight physics: atmosphere, gravity, vehicles, propagation, targeting and the truth."""

@@ -1,0 +1,1 @@
+"""Scenario files: what an exercise contains (parties, sensors, launches, links)."""

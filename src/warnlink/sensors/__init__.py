@@ -1,0 +1,1 @@
+"""Sensor simulation: radars and space-based infrared observing the truth."""

@@ -1,0 +1,1 @@
+"""Running a scenario's simulation: truth, measurements and their files."""
