@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pytest
 
 from warnlink.geo.frames import R_MEAN, ecef_to_geodetic, geodetic_to_ecef
 from warnlink.physics.truth import Event, EventKind, ObjectKind, ObjectTrack, Truth
 from warnlink.plot import plot_truth
-from warnlink.plot.coverage import radar_margin_m, sector_margin_rad
+from warnlink.plot.coverage import radar_margin_m
 from warnlink.scenario.model import (
     InfraredSpec,
     LaunchSpec,
@@ -324,15 +323,6 @@ def test_slv_payload_in_orbit(tmp_path: Path) -> None:
         SENSORS,
     )
     check_pngs(plot_truth(scen, Truth(objs, events), tmp_path))
-
-
-def test_sector_wrapping_through_north() -> None:
-    north_sector = (300.0 * DEG, 60.0 * DEG)
-    m = sector_margin_rad(np.radians([0.0, 310.0, 50.0, 90.0, 180.0, 290.0]), north_sector)
-    assert list(m > 0) == [True, True, True, False, False, False]
-    assert m[0] == pytest.approx(60.0 * DEG)
-    assert m[3] == pytest.approx(-30.0 * DEG)
-    assert m[5] == pytest.approx(-10.0 * DEG)
 
 
 def test_radar_footprint_respects_range_and_sector() -> None:

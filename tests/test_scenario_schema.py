@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from warnlink.scenario import model
+from warnlink.scenario.kinds import Field
 from warnlink.scenario.schema import (
     INFRARED,
     LAUNCH,
@@ -16,7 +17,6 @@ from warnlink.scenario.schema import (
     SCENARIO,
     SENSOR,
     TARGET,
-    Field,
     markdown,
 )
 

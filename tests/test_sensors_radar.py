@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pymap3d
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
@@ -27,6 +28,7 @@ from warnlink.physics.truth import Truth
 from warnlink.scenario.model import RadarSpec
 from warnlink.sensors.batch import RadarBatch
 from warnlink.sensors.observe import observe
+from warnlink.sensors.radar import sector_margin_rad
 
 TAU = 2 * np.pi
 
@@ -243,3 +245,12 @@ def test_sector_of_a_whole_turn_is_all_round() -> None:
     truth = fleet(20, radar(), seed=8)
     everywhere = run(radar(), truth).t.size
     assert run(radar(azimuth_sector_rad=(1.0, 1.0 + TAU)), truth).t.size == everywhere
+
+
+def test_sector_margin_wraps_through_north() -> None:
+    spec = radar(azimuth_sector_rad=(np.radians(300.0), np.radians(60.0)))
+    m = sector_margin_rad(np.radians([0.0, 310.0, 50.0, 90.0, 180.0, 290.0]), spec)
+    assert list(m > 0) == [True, True, True, False, False, False]
+    assert m[0] == pytest.approx(np.radians(60.0))
+    assert m[3] == pytest.approx(np.radians(-30.0))
+    assert m[5] == pytest.approx(np.radians(-10.0))

@@ -72,10 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except (ScenarioError, FormatError, TargetingError) as exc:
-        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
     except FileNotFoundError as exc:
-        console.print(f"[bold red]error:[/] no such file: {exc.filename}", highlight=False)
+        console.print(
+            f"[bold red]error:[/] no such file: {exc.filename}", highlight=False, soft_wrap=True
+        )
         return 2
     return code
 

@@ -16,6 +16,7 @@ from warnlink.formats.records import (
     RadarMeasurement,
     SensorCatalogue,
     SensorEntry,
+    vec3,
 )
 from warnlink.geo.frames import geodetic_to_ecef
 from warnlink.scenario.model import RadarSpec, SensorSpec
@@ -49,24 +50,18 @@ def measurement_records(
                 )
             )
         else:
-            los, pos = batch.los[i], batch.sensor_ecef_m[i]
             measurements.append(
                 InfraredMeasurement(
                     id=mid,
                     t=t,
                     sensor=batch.sensor_id,
-                    los=(float(los[0]), float(los[1]), float(los[2])),
-                    sensor_ecef_m=(float(pos[0]), float(pos[1]), float(pos[2])),
+                    los=vec3(batch.los[i]),
+                    sensor_ecef_m=vec3(batch.sensor_ecef_m[i]),
                 )
             )
         k = int(batch.truth[i])
         labels.append(Label(id=mid, object=batch.objects[k] if k >= 0 else None))
     return measurements, labels
-
-
-def _vec(lat: float, lon: float, alt: float) -> tuple[float, float, float]:
-    r = geodetic_to_ecef(lat, lon, alt)
-    return float(r[0]), float(r[1]), float(r[2])
 
 
 def sensor_entry(spec: SensorSpec) -> SensorEntry:
@@ -79,7 +74,7 @@ def sensor_entry(spec: SensorSpec) -> SensorEntry:
             lat_deg=spec.lat_deg,
             lon_deg=spec.lon_deg,
             alt_m=spec.alt_m,
-            ecef_m=_vec(spec.lat_deg, spec.lon_deg, spec.alt_m),
+            ecef_m=vec3(geodetic_to_ecef(spec.lat_deg, spec.lon_deg, spec.alt_m)),
             min_range_m=spec.min_range_m,
             max_range_m=spec.max_range_m,
             elevation_mask_deg=float(np.degrees(spec.elevation_mask_rad)),
@@ -102,7 +97,7 @@ def sensor_entry(spec: SensorSpec) -> SensorEntry:
         lat_deg=spec.sat_lat_deg,
         lon_deg=spec.sat_lon_deg,
         alt_m=spec.sat_alt_m,
-        ecef_m=_vec(spec.sat_lat_deg, spec.sat_lon_deg, spec.sat_alt_m),
+        ecef_m=vec3(geodetic_to_ecef(spec.sat_lat_deg, spec.sat_lon_deg, spec.sat_alt_m)),
         los_sigma_rad=spec.los_sigma_rad,
         update_interval_s=spec.update_interval_s,
         detection_probability=spec.detection_probability,

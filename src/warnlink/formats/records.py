@@ -6,11 +6,19 @@ is validated field by field (wrong type, missing field) with the line number.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 Vec3 = tuple[float, float, float]
+
+
+def vec3(a: Sequence[float] | NDArray[np.float64]) -> Vec3:
+    """A 3-vector as plain floats, the form msgspec writes as a JSON array."""
+    return float(a[0]), float(a[1]), float(a[2])
 
 
 class TruthSample(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

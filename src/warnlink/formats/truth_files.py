@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from warnlink.formats.jsonl import FormatError, iter_jsonl, write_jsonl
-from warnlink.formats.records import EventRecord, TruthSample
+from warnlink.formats.records import EventRecord, TruthSample, vec3
 from warnlink.geo.frames import ecef_to_geodetic
 from warnlink.physics.truth import Event, ObjectTrack, Truth
 
@@ -44,8 +44,8 @@ def truth_samples(truth: Truth, interval_s: float) -> Iterator[TruthSample]:
             flight=obj.flight_id,
             launch=obj.launch_id,
             kind=obj.kind,
-            ecef_m=(float(r[i, 0]), float(r[i, 1]), float(r[i, 2])),
-            vel_mps=(float(v[i, 0]), float(v[i, 1]), float(v[i, 2])),
+            ecef_m=vec3(r[i]),
+            vel_mps=vec3(v[i]),
             lat_deg=float(lat[i]),
             lon_deg=float(lon[i]),
             alt_m=float(alt[i]),

@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pymap3d.vincenty import vreckon
 
 from warnlink.physics.vehicles import reach_problem
+from warnlink.scenario.kinds import REQUIRED, Field, Invalid, Sub, suggest, type_name
 from warnlink.scenario.model import (
     InfraredSpec,
     LaunchSpec,
@@ -27,16 +28,7 @@ from warnlink.scenario.model import (
     Scenario,
     SensorSpec,
 )
-from warnlink.scenario.schema import (
-    BALLISTIC,
-    REQUIRED,
-    SCENARIO,
-    Field,
-    Invalid,
-    Sub,
-    suggest,
-    type_name,
-)
+from warnlink.scenario.schema import BALLISTIC, SCENARIO
 
 Problem = tuple[str, str]  # (field path such as "sensors[2] (KR-GP1).max_range", what is wrong)
 
@@ -170,14 +162,18 @@ def _scenario(r: _Reader, top: dict[str, Any], path: Path) -> Scenario | None:
     entries: dict[str, list[_Entry]] = {name: top.pop(name) for name in sections}
     if not entries["parties"]:
         r.fail("parties", "needs at least one [[parties]] table")
-    codes = _codes(r, entries["parties"])
-    parties = [Party(**e.values) for e in entries["parties"] if e.values is not None]
-    sensor_ids: dict[str, str] = {}
-    sensors = [s for e in entries["sensors"] if (s := _sensor(r, e, codes, sensor_ids))]
+    seen_codes: dict[str, str] = {}
+    parties = [Party(**v) for _, v in _valid(r, entries["parties"], "code", seen_codes)]
+    # None when a broken entry may hide a code that others refer to
+    codes = seen_codes if len(parties) == len(entries["parties"]) else None
+    sensors = [_sensor(r, where, v, codes) for where, v in _valid(r, entries["sensors"], "id", {})]
     names: dict[str, str] = {}
-    launches = [x for e in entries["launches"] if (x := _launch(r, e, names))]
-    linked: dict[str, str] = {}
-    links = [k for e in entries["links"] if (k := _link(r, e, codes, linked))]
+    launches = [
+        launch
+        for where, v in _valid(r, entries["launches"], "id", names)
+        if (launch := _launch(r, where, v, names))
+    ]
+    links = [_link(r, where, v, codes) for where, v in _valid(r, entries["links"], "party", {})]
     if r.problems:
         return None
     return Scenario(
@@ -197,13 +193,15 @@ def _unique(r: _Reader, seen: dict[str, str], name: str, where: str) -> None:
         seen[name] = where
 
 
-def _codes(r: _Reader, parties: list[_Entry]) -> dict[str, str] | None:
-    """Party codes; None when a broken entry may hide a code that others refer to."""
-    codes: dict[str, str] = {}
-    for e in parties:
+def _valid(
+    r: _Reader, entries: list[_Entry], key: str, seen: dict[str, str]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Where and a copy of the values of each entry that has no problems, checking that
+    their `key` is unique (`seen` keeps where each was)."""
+    for e in entries:
         if e.values is not None:
-            _unique(r, codes, e.values["code"], f"{e.where}.code")
-    return codes if all(e.values is not None for e in parties) else None
+            _unique(r, seen, e.values[key], f"{e.where}.{key}")
+            yield e.where, dict(e.values)
 
 
 def _known_party(r: _Reader, codes: dict[str, str] | None, code: str, where: str) -> None:
@@ -211,37 +209,27 @@ def _known_party(r: _Reader, codes: dict[str, str] | None, code: str, where: str
         r.fail(where, f"unknown party {code!r}; {suggest(code, list(codes))}")
 
 
-def _sensor(
-    r: _Reader, e: _Entry, codes: dict[str, str] | None, ids: dict[str, str]
-) -> SensorSpec | None:
-    if e.values is None:
-        return None
-    v = dict(e.values)
-    _unique(r, ids, v["id"], f"{e.where}.id")
-    _known_party(r, codes, v["party"], f"{e.where}.party")
+def _sensor(r: _Reader, where: str, v: dict[str, Any], codes: dict[str, str] | None) -> SensorSpec:
+    _known_party(r, codes, v["party"], f"{where}.party")
     kind = v.pop("type")
     if kind == "infrared":
         return InfraredSpec(**v)
     if v["elevation_mask_rad"] >= v["max_elevation_rad"]:
         limit = math.degrees(v["max_elevation_rad"])
-        r.fail(f"{e.where}.elevation_mask", f"must be below max_elevation ({limit:g} deg)")
+        r.fail(f"{where}.elevation_mask", f"must be below max_elevation ({limit:g} deg)")
     if v["min_range_m"] >= v["max_range_m"]:
         limit = v["max_range_m"] / 1000.0
-        r.fail(f"{e.where}.min_range", f"must be below max_range ({limit:g} km)")
+        r.fail(f"{where}.min_range", f"must be below max_range ({limit:g} km)")
     return RadarSpec(platform="ship" if kind == "ship-radar" else "ground", **v)
 
 
-def _launch(r: _Reader, e: _Entry, names: dict[str, str]) -> LaunchSpec | None:
+def _launch(r: _Reader, where: str, v: dict[str, Any], names: dict[str, str]) -> LaunchSpec | None:
     """The launch if it is consistent, asking the vehicle model whether it can be flown."""
-    if e.values is None:
-        return None
-    v = dict(e.values)
-    _unique(r, names, v["id"], f"{e.where}.id")
     mark = len(r.problems)
     target = v.pop("target")
-    _check_parts(r, e.where, v, target)
+    _check_parts(r, where, v, target)
     if target is not None:
-        aim = _aim(r, f"{e.where}.target", v["site_lat_deg"], v["site_lon_deg"], target)
+        aim = _aim(r, f"{where}.target", v["site_lat_deg"], v["site_lon_deg"], target)
         v["target_lat_deg"], v["target_lon_deg"] = aim or (None, None)
     if v["azimuth_deg"] is not None:
         v["azimuth_deg"] %= 360.0
@@ -250,11 +238,11 @@ def _launch(r: _Reader, e: _Entry, names: dict[str, str]) -> LaunchSpec | None:
     launch = LaunchSpec(**v)
     first, *others = launch.flights()
     for flight in others:
-        _unique(r, names, flight.id, f"{e.where}.id")
+        _unique(r, names, flight.id, f"{where}.id")
     problem = reach_problem(first)
     if problem is not None:
         key, what = problem
-        r.fail(f"{e.where}.{key}", what)
+        r.fail(f"{where}.{key}", what)
     return launch
 
 
@@ -304,14 +292,8 @@ def destination(
     return float(lat2), (float(lon2) + 180.0) % 360.0 - 180.0
 
 
-def _link(
-    r: _Reader, e: _Entry, codes: dict[str, str] | None, linked: dict[str, str]
-) -> LinkSpec | None:
-    if e.values is None:
-        return None
-    v = dict(e.values)
-    _unique(r, linked, v["party"], f"{e.where}.party")
-    _known_party(r, codes, v["party"], f"{e.where}.party")
+def _link(r: _Reader, where: str, v: dict[str, Any], codes: dict[str, str] | None) -> LinkSpec:
+    _known_party(r, codes, v["party"], f"{where}.party")
     for outage in v["outages"]:
         start, end = outage.values["start_s"], outage.values["end_s"]
         if end <= start:

@@ -6,7 +6,7 @@ so units are converted and checked exactly once, in the loader.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -66,17 +66,16 @@ SensorSpec = RadarSpec | InfraredSpec
 
 
 @dataclass(frozen=True)
-class Flight:
-    """One missile or launcher of a launch (a salvo of n gives n flights)."""
+class FlightPlan:
+    """Where, when and how a vehicle flies: what a launch gives each flight of its salvo."""
 
-    id: str  # e.g. "L1" for a single launch, "L1-3" for the third of a salvo
-    launch_id: str
     site_lat_deg: float
     site_lon_deg: float
     site_alt_m: float
     time_s: float
     vehicle_class: VehicleClassName
     profile: Profile
+    _: KW_ONLY  # which of these a flight needs depends on its class and profile
     apogee_m: float | None = None  # lofted (required) / depressed (optional)
     target_lat_deg: float | None = None  # ballistic classes
     target_lon_deg: float | None = None
@@ -85,24 +84,31 @@ class Flight:
 
 
 @dataclass(frozen=True)
-class LaunchSpec:
-    """A launch as written in the scenario: possibly a salvo from one site."""
+class _FlightName:
+    id: str  # e.g. "L1" for a single launch, "L1-3" for the third of a salvo
+    launch_id: str
 
+
+@dataclass(frozen=True)
+class _LaunchName:
     id: str
     site_name: str
-    site_lat_deg: float
-    site_lon_deg: float
-    site_alt_m: float
-    time_s: float
-    vehicle_class: VehicleClassName
-    profile: Profile
+
+
+# A dataclass takes the fields of its last base first, so the names lead:
+# Flight(id, launch_id, site_lat_deg, ..., profile, *, apogee_m, ...) and
+# LaunchSpec(id, site_name, site_lat_deg, ..., profile, salvo_count, salvo_spacing_s, *, ...).
+@dataclass(frozen=True)
+class Flight(FlightPlan, _FlightName):
+    """One missile or launcher of a launch (a salvo of n gives n flights)."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec(FlightPlan, _LaunchName):
+    """A launch as written in the scenario: possibly a salvo from one site."""
+
     salvo_count: int = 1
     salvo_spacing_s: float = 0.0
-    apogee_m: float | None = None
-    target_lat_deg: float | None = None
-    target_lon_deg: float | None = None
-    orbit_altitude_m: float | None = None
-    azimuth_deg: float | None = None
 
     def flights(self) -> list[Flight]:
         """Expand a salvo into its individual flights, spaced in time."""
@@ -111,21 +117,12 @@ class LaunchSpec:
             if self.salvo_count == 1
             else [f"{self.id}-{k + 1}" for k in range(self.salvo_count)]
         )
+        plan = {f.name: getattr(self, f.name) for f in fields(FlightPlan)}
         return [
             Flight(
+                **plan | {"time_s": self.time_s + k * self.salvo_spacing_s},
                 id=fid,
                 launch_id=self.id,
-                site_lat_deg=self.site_lat_deg,
-                site_lon_deg=self.site_lon_deg,
-                site_alt_m=self.site_alt_m,
-                time_s=self.time_s + k * self.salvo_spacing_s,
-                vehicle_class=self.vehicle_class,
-                profile=self.profile,
-                apogee_m=self.apogee_m,
-                target_lat_deg=self.target_lat_deg,
-                target_lon_deg=self.target_lon_deg,
-                orbit_altitude_m=self.orbit_altitude_m,
-                azimuth_deg=self.azimuth_deg,
             )
             for k, fid in enumerate(ids)
         ]

@@ -13,7 +13,7 @@ reported (noisy) value may fall just outside those limits; the true one never do
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from warnlink.geo.frames import enu_basis, enu_to_aer, geodetic_to_ecef
 from warnlink.scenario.model import RadarSpec
@@ -43,21 +43,48 @@ def sector(spec: RadarSpec) -> tuple[float, float]:
     return ends[0] % TAU, (ends[1] - ends[0]) % TAU
 
 
+def sector_margin_rad(az: ArrayLike, spec: RadarSpec) -> F64:
+    """Angle from az to the nearer edge of the azimuth sector, positive inside.
+
+    The sector runs clockwise from `from` to `to` and may wrap through north.
+    """
+    a = np.asarray(az, float)
+    start, width = sector(spec)
+    if width >= TAU:
+        return np.full(a.shape, np.inf)
+    into = np.mod(a - start, TAU)  # clockwise angle past the start edge
+    inside = into <= width
+    return np.asarray(
+        np.where(inside, np.minimum(into, width - into), -np.minimum(into - width, TAU - into)),
+        float,
+    )
+
+
+def coverage_margin_m(spec: RadarSpec, az: F64, el: F64, rng: F64) -> F64:
+    """Signed margin (m) of true az/el/range to the radar's limits: >= 0 exactly when seen.
+
+    Each limit becomes metres (angles times the distance at which they are seen), so the
+    one function decides visibility here and draws smooth footprint edges on a coarse
+    grid in the plots. Earth blockage is separate (hidden_by_earth).
+    """
+    margins = [
+        spec.max_range_m - rng,
+        rng - spec.min_range_m,
+        (el - spec.elevation_mask_rad) * rng,
+        (spec.max_elevation_rad - el) * rng,
+    ]
+    if sector(spec)[1] < TAU:
+        margins.append(sector_margin_rad(az, spec) * rng * np.cos(el))
+    return np.asarray(np.minimum.reduce(margins), float)
+
+
 def true_plots(spec: RadarSpec, r: F64, v: F64) -> tuple[F64, F64, F64, F64, NDArray[np.bool_]]:
     """Azimuth, elevation, range, range rate and visibility of ECEF states (n, 3)."""
     site = geodetic_to_ecef(spec.lat_deg, spec.lon_deg, spec.alt_m)
     az, el, rng = enu_to_aer((r - site) @ enu_basis(spec.lat_deg, spec.lon_deg).T)
     # d(range)/dt; the clamp only avoids 0/0 for an object exactly at the site.
     rate = np.einsum("ij,ij->i", r - site, v) / np.maximum(rng, 1e-9)
-    start, width = sector(spec)
-    visible = (
-        (rng >= spec.min_range_m)
-        & (rng <= spec.max_range_m)
-        & (el >= spec.elevation_mask_rad)
-        & (el <= spec.max_elevation_rad)
-        & (np.mod(az - start, TAU) <= width)
-        & ~hidden_by_earth(site, r)
-    )
+    visible = (coverage_margin_m(spec, az, el, rng) >= 0.0) & ~hidden_by_earth(site, r)
     return az, el, rng, rate, visible
 
 
