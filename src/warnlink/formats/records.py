@@ -137,3 +137,51 @@ class Manifest(msgspec.Struct, frozen=True):
     t_end: float
     files: dict[str, str]
     counts: dict[str, int]
+
+
+class Ellipse(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A confidence ellipse on the ground, in the local east-north plane of its centre."""
+
+    semi_major_m: float
+    semi_minor_m: float
+    orientation_deg: float  # azimuth of the semi-major axis, clockwise from north, [0, 180)
+    confidence: float  # probability mass inside, e.g. 0.95
+
+
+class GroundPoint(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An estimated launch or impact: where and when, with uncertainty."""
+
+    t: float  # launch or impact time, scenario s
+    t_sigma_s: float
+    lat_deg: float
+    lon_deg: float
+    cov_en_m2: tuple[float, float, float]  # east variance, north variance, east-north covariance
+    ellipse: Ellipse
+
+
+class Orbit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    perigee_alt_m: float
+    apogee_alt_m: float
+    probability: float  # share of the state distribution that does not come down
+
+
+class Estimate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One update of a track: its state and its warning estimates (docs/formats.md)."""
+
+    t: float
+    track: str
+    status: Literal["tentative", "confirmed", "deleted"]
+    measurement: str | None  # id of the measurement of this update; null for a deletion
+    sensor: str | None
+    phase: Literal["boost", "ballistic", "orbital"]
+    boost_probability: float
+    ecef_m: Vec3
+    vel_mps: Vec3
+    cov_ecef: list[float]  # 6x6 position-velocity covariance (m, m/s), row-major, 36 numbers
+    ballistic_coefficient_kg_m2: float | None
+    heading_deg: float | None  # ground-track azimuth, clockwise from north
+    heading_sigma_deg: float | None
+    launch: GroundPoint | None
+    impact: GroundPoint | None  # null when orbital or not yet estimable
+    orbit: Orbit | None
+    sources: list[str]  # sensor types that have fed this track: "radar", "infrared"

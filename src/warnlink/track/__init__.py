@@ -1,0 +1,1 @@
+"""Tracking: measurements to tracks, and tracks to launch and impact estimates."""
