@@ -27,6 +27,7 @@ test: lint
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/run.py
 
 docs: $(STAMP)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from warnlink import __version__
 from warnlink.formats.jsonl import FormatError
@@ -49,6 +50,61 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_track(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from warnlink.track.run import run_tracker
+
+    measurements = Path(args.measurements)
+    with Progress(
+        TextColumn("tracking"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeRemainingColumn(), console=console, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("track", total=measurements.stat().st_size)
+        run = run_tracker(
+            Path(args.sensors), measurements, Path(args.out),
+            progress=lambda n: bar.advance(task, n),
+        )  # fmt: skip
+    inputs = run.inputs
+    rate = inputs.accepted / run.seconds if run.seconds > 0 else float("nan")
+    console.print(
+        f"{inputs.lines} measurement lines: {inputs.accepted} accepted, "
+        f"{sum(inputs.rejected.values())} rejected; {len(run.tracks)} tracks "
+        f"({len(run.confirmed)} confirmed); {run.estimates} estimates in {run.seconds:.1f} s "
+        f"({rate:,.0f} measurements/s)"
+    )
+    if inputs.rejected:
+        table = Table(title="Rejected measurements")
+        table.add_column("reason")
+        table.add_column("count", justify="right")
+        for reason, count in inputs.rejected.most_common():
+            table.add_row(reason, str(count))
+        console.print(table)
+        for ex in inputs.examples[:5]:
+            console.print(f"  line {ex.line}: {ex.reason}: {ex.detail}", highlight=False)
+    console.print(f"estimates: [bold]{args.out}[/]")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from warnlink.evaluate import evaluate, load_estimates, load_run
+    from warnlink.evaluate.plots import write_plots
+    from warnlink.evaluate.report import print_report, write_metrics
+
+    with console.status("reading the run and the estimates") as status:
+        run = load_run(Path(args.run))
+        status.update("evaluating")
+        ev = evaluate(run, load_estimates(Path(args.estimates), run))
+        out = Path(args.out) if args.out else Path(args.estimates).parent
+        out.mkdir(parents=True, exist_ok=True)
+        status.update("drawing plots")
+        paths = [write_metrics(ev, out / "metrics.json"), *write_plots(ev, out)]
+    print_report(console, ev)
+    for p in paths:
+        console.print(f"wrote {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warnlink", description=__doc__)
     parser.add_argument("--version", action="version", version=f"warnlink {__version__}")
@@ -60,10 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", action="store_true", help="also draw map.png and profile.png")
     p.set_defaults(func=_cmd_simulate)
 
+    p = sub.add_parser("track", help="track measurements into launch and impact estimates")
+    p.add_argument("--sensors", required=True, help="sensor catalogue (sensors.json)")
+    p.add_argument("--measurements", required=True, help="measurements.jsonl (docs/formats.md)")
+    p.add_argument("--out", required=True, help="estimates.jsonl to write")
+    p.set_defaults(func=_cmd_track)
+
     p = sub.add_parser("plot", help="draw the plots of a simulation run directory")
     p.add_argument("run_dir", help="a directory written by `warnlink simulate`")
     p.add_argument("--out", help="where to write the PNGs (default: the run directory)")
     p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("evaluate", help="score tracker estimates against a run's truth")
+    p.add_argument("--run", required=True, help="a directory written by `warnlink simulate`")
+    p.add_argument("--estimates", required=True, help="estimates.jsonl (docs/formats.md)")
+    p.add_argument("--out", help="where to write metrics.json and PNGs (default: beside it)")
+    p.set_defaults(func=_cmd_evaluate)
     return parser
 
 

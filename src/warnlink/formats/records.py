@@ -185,3 +185,4 @@ class Estimate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     impact: GroundPoint | None  # null when orbital or not yet estimable
     orbit: Orbit | None
     sources: list[str]  # sensor types that have fed this track: "radar", "infrared"
+    predicted_from_t: float | None = None  # time of the state launch/impact/orbit come from

@@ -91,9 +91,11 @@ def _derivative(t: F64, y: F64, p: _Step, model: PhysicsModel, h: F64 | None = N
     r, v = y[:, :3], y[:, 3:]
     m = p.mass0 - p.mdot * (t - p.seg_start)
     acc = gravity(r, model.j2)
-    if model.drag:
+    # Rows without drag area or thrust would add exact zeros: skip the terms when none has.
+    if model.drag and p.cda.any():
         acc = acc + drag_acceleration(r, v, height(r, model) if h is None else h, p.cda / m, model)
-    acc = acc + (p.thrust / m)[:, None] * p.guidance.direction(t)
+    if p.thrust.any():
+        acc = acc + (p.thrust / m)[:, None] * p.guidance.direction(t)
     return np.concatenate([v, acc], axis=1)
 
 

@@ -9,7 +9,7 @@ from numpy.typing import ArrayLike
 
 from warnlink.physics.ascent import Guidance
 from warnlink.physics.dynamics import F64, FULL_PHYSICS, PhysicsModel
-from warnlink.physics.integrate import ENDED_SURFACE, Batch, run
+from warnlink.physics.integrate import DT_FINE, ENDED_SURFACE, Batch, run
 
 
 @dataclass
@@ -29,11 +29,14 @@ def coast(
     t_stop: ArrayLike = np.inf,
     model: PhysicsModel = FULL_PHYSICS,
     beta: ArrayLike = np.inf,
+    dt_fine: float = DT_FINE,
 ) -> list[Arc]:
     """Propagate unpowered objects from ECI states (N, 3) at times t0 to t_stop or the surface.
 
     beta is the ballistic coefficient (kg/m^2, inf for none). Objects start wherever they
-    are: one below the surface only stops if it climbs above and falls back.
+    are: one below the surface only stops if it climbs above and falls back. dt_fine is
+    the step (s) in the air; predictions that need speed more than the last metre may
+    coarsen it.
     """
     r, v = np.atleast_2d(np.asarray(r, float)), np.atleast_2d(np.asarray(v, float))
     n = len(r)
@@ -49,7 +52,7 @@ def coast(
         mdot=0.0 * col, cda=(1.0 / rows(beta))[:, None], child=-np.ones((n, 1), np.intp),
         guidance=Guidance(r, r, rows(0.0), rows(1.0), rows(0.0), rows(1.0)),  # never thrusts
     )  # fmt: skip
-    res = run(batch, model)
+    res = run(batch, model, dt_fine)
     arcs = []
     for i in range(n):
         t, y, _ = res.row(i)

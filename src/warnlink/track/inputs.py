@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,15 +84,23 @@ def _problem(
 
 
 def read_measurements(
-    path: Path, catalogue: SensorCatalogue, report: InputReport
+    path: Path,
+    catalogue: SensorCatalogue,
+    report: InputReport,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[Measurement]:
-    """Yield the valid measurements of a JSON Lines file in order, rejecting the rest."""
+    """Yield the valid measurements of a JSON Lines file in order, rejecting the rest.
+
+    `progress` is told the size in bytes of every line read, for a progress bar.
+    """
     sensors = {s.id: s for s in catalogue.sensors}
     decoder = msgspec.json.Decoder(Measurement)
     seen: set[str] = set()
     last_t = -math.inf
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
+            if progress is not None:
+                progress(len(raw))
             if not raw.strip():
                 continue
             report.lines += 1

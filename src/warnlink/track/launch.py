@@ -1,0 +1,226 @@
+"""Launch point and time, and heading, from track states, via powered-flight templates.
+
+Why templates: a track rarely starts at lift-off (infrared sees a booster only above
+~10 km, radars later still) and never knows the vehicle. The generic vehicles are flown
+once and their powered flight tabulated (warnlink.track.launch_templates). Then
+
+- in boost, the state's (height, speed, flight-path angle) is matched to every template
+  flight's powered samples, and the launch lies the matched downrange back along the
+  ground track, the matched time earlier (thrust and mass are not needed, unlike a
+  backward boost integration whose vehicle is unknown);
+- after burnout, the state is coasted backwards in vacuum (reversed velocity: gravity is
+  conservative) down to each template's burnout height, weighted by how well the speed
+  and flight-path angle there fit, and that template's powered downrange and time are
+  added.
+
+The uncertainty is the spread across matching templates, plus a floor for what they do
+not span, inflated when even the best template fits badly, plus the state's own spread
+(its [r, v] sigma points go through the same estimate). A boost-phase estimate is kept
+once made: the earliest boost states see the pad most directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from warnlink.formats.records import GroundPoint
+from warnlink.geo.frames import R_MEAN, ecef_to_geodetic, eci_to_ecef, enu_basis
+from warnlink.physics.dynamics import PhysicsModel
+from warnlink.physics.integrate import hermite
+from warnlink.physics.propagate import coast
+from warnlink.track.ellipse import ground_point
+from warnlink.track.launch_templates import kinematics, templates
+from warnlink.track.predict import sigma_points, sigma_weights
+from warnlink.track.state import POS, VEL, eci_to_ecef_jacobian
+
+F64 = NDArray[np.float64]
+
+SIGMA_SPEED = 150.0  # m/s, template match tolerance
+SIGMA_GAMMA = np.radians(4.0)
+SIGMA_H = 5e3  # m, boost-phase match tolerance in height
+FLOOR_POS_M = 10e3  # what the templates do not span (profiles, vehicles, sites)
+FLOOR_T_S = 8.0
+BOOST_THRESHOLD = 0.5
+REFRESH_S = 5.0  # the ballistic back-propagation is redone at most this often per track
+BOOST_REFRESH_S = 1.0  # and the boost-phase template match
+VACUUM = PhysicsModel(drag=False)
+
+
+def heading(t: float, x: F64, P: F64) -> tuple[float, float]:
+    """Ground-track azimuth (deg, clockwise from north) of the state and its 1-sigma."""
+    jac = eci_to_ecef_jacobian(np.array([t]))[0]
+    r, v = eci_to_ecef(t, x[POS], x[VEL])
+    lat, lon, _ = ecef_to_geodetic(r)
+    en = enu_basis(lat, lon)[:2]
+    cov_v = (jac @ P[:6, :6] @ jac.T)[3:, 3:]
+    ve, vn = en @ v
+    g = np.array([vn, -ve]) @ en / max(ve * ve + vn * vn, 1e-9)  # d azimuth / d v_ecef
+    return float(np.degrees(np.arctan2(ve, vn)) % 360.0), float(np.degrees(np.sqrt(g @ cov_v @ g)))
+
+
+def _back_along(lat: F64, lon: F64, azimuth: F64, dist: F64) -> tuple[F64, F64]:
+    """Points dist (m) behind (lat, lon) along the great circle leaving at azimuth (rad)."""
+    p1, l1, d = np.radians(lat), np.radians(lon), dist / R_MEAN
+    th = azimuth + np.pi
+    p2 = np.arcsin(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(th))
+    l2 = l1 + np.arctan2(np.sin(th) * np.sin(d) * np.cos(p1), np.cos(d) - np.sin(p1) * np.sin(p2))
+    return np.degrees(p2), (np.degrees(l2) + 180.0) % 360.0 - 180.0
+
+
+def _combine(lat: F64, lon: F64, t: F64, d2: F64) -> tuple[F64, F64]:
+    """Weighted mean and covariance (metres east-north) of candidate launch points.
+
+    Weights are exp(-d2/2) of the template match. When even the best template fits
+    badly (d2 above ~1), the track lies between or beyond the templates, so the whole
+    uncertainty is inflated by d2_min; if nothing fits, every candidate counts.
+    """
+    best = float(d2.min()) if np.isfinite(d2.min()) else np.inf
+    w = np.exp(-0.5 * (d2 - best)) if best < 25.0 else np.ones_like(d2)
+    inflate = max(1.0, min(best, 25.0))
+    w = w / w.sum()
+    lat0, lon0 = float(w @ lat), float(w @ lon)
+    e = np.radians(lon - lon0) * R_MEAN * np.cos(np.radians(lat0))
+    n = np.radians(lat - lat0) * R_MEAN
+    d = np.stack([e, n], axis=1)
+    cov = inflate * ((w[:, None] * d).T @ d + FLOOR_POS_M**2 * np.eye(2))
+    tm = float(w @ t)
+    t_sigma = np.sqrt(inflate * (float(w @ (t - tm) ** 2) + FLOOR_T_S**2))
+    return np.array([lat0, lon0, tm, t_sigma]), cov
+
+
+def launch_from_boost(t: float, x: F64) -> tuple[F64, F64]:
+    """Launch [lat, lon, t, t_sigma] and east-north covariance from a powered state."""
+    tpl = templates()
+    lat, lon, h, speed, gamma, az = kinematics(*eci_to_ecef(t, x[POS], x[VEL]))
+    p = tpl.powered
+    d2 = ((p[:, 0] - h) / SIGMA_H) ** 2 + ((p[:, 1] - speed) / SIGMA_SPEED) ** 2
+    d2 = d2 + ((p[:, 2] - gamma) / SIGMA_GAMMA) ** 2
+    n_f = len(tpl.bo)
+    best = np.full(n_f, np.inf)
+    pick = np.zeros(n_f, np.intp)
+    order = np.lexsort((d2, tpl.flight))  # per flight, its best-matching sample first
+    first = np.r_[True, tpl.flight[order][1:] != tpl.flight[order][:-1]]
+    pick[tpl.flight[order][first]] = order[first]
+    best[tpl.flight[order][first]] = d2[order][first]
+    cand = p[pick]
+    la, lo = _back_along(np.full(n_f, lat), np.full(n_f, lon), np.full(n_f, az), cand[:, 3])
+    return _combine(la, lo, t - cand[:, 4], best)
+
+
+def launch_from_ballistic(t: float, xs: F64) -> list[tuple[F64, F64] | None]:
+    """Launch from unpowered states (m, 10): reversed vacuum coasts to each burnout height."""
+    arcs = coast(0.0, xs[:, POS], -xs[:, VEL], model=VACUUM)  # one batched call
+    return [_from_arc(t, a.t, a.r, a.v) for a in arcs]
+
+
+def _from_arc(t: float, tr: F64, r: F64, vr: F64) -> tuple[F64, F64] | None:
+    """Template candidates along one reversed arc (times after t, ECI, reversed velocity)."""
+    tpl = templates()
+    h = ecef_to_geodetic(r)[2]  # height is the same in ECI and ECEF
+    rising = np.einsum("ij,ij->i", r, vr) < 0.0  # forward in time
+    h_bo = tpl.bo[:, 0:1]
+    # per template, the first pair of samples (backwards in time) bracketing its burnout
+    # height on the rising branch
+    hit = (h[None, :-1] >= h_bo) & (h[None, 1:] < h_bo) & rising[None, 1:]
+    j_idx = np.flatnonzero(hit.any(axis=1))
+    if len(j_idx) == 0:
+        return None
+    i = np.argmax(hit[j_idx], axis=1)
+    dt = tr[i + 1] - tr[i]
+    s = (h[i] - h_bo[j_idx, 0]) / (h[i] - h[i + 1])
+    y0, y1 = np.c_[r[i], vr[i]], np.c_[r[i + 1], vr[i + 1]]
+    r_eci = hermite(y0, y1, dt, s)
+    v_eci = -((1.0 - s)[:, None] * vr[i] + s[:, None] * vr[i + 1])
+    t_cross = t - tr[i] - s * dt
+    lat, lon, _, speed, gamma, az = kinematics(*eci_to_ecef(t_cross, r_eci, v_eci))
+    bo = tpl.bo[j_idx]
+    d2 = ((speed - bo[:, 1]) / SIGMA_SPEED) ** 2 + ((gamma - bo[:, 2]) / SIGMA_GAMMA) ** 2
+    la, lo = _back_along(lat, lon, az, bo[:, 3])
+    return _combine(la, lo, t_cross - bo[:, 4], d2)
+
+
+def launch_estimate(t: float, x: F64, P: F64, boost: bool) -> tuple[F64, F64] | None:
+    """Launch [lat, lon, t, t_sigma] and east-north covariance, template and state spread.
+
+    The template estimate of the mean state carries the spread across templates; the
+    13 sigma points of [r, v] add the state's own uncertainty (a young track's velocity
+    error, back-propagated over minutes, is kilometres).
+    """
+    pts = np.zeros((2 * 6 + 1, len(x)))
+    pts[:, :6] = sigma_points(x[None, :6], P[None, :6, :6])[0]
+    if boost:
+        ests: list[tuple[F64, F64] | None] = [launch_from_boost(t, p) for p in pts]
+    else:
+        ests = launch_from_ballistic(t, pts)
+    centre = ests[0]
+    ok = [i for i, e in enumerate(ests) if e is not None]
+    if centre is None:
+        return None
+    w = sigma_weights(6)[ok]
+    w = w / w.sum()
+    m = np.array([e[0] for e in ests if e is not None])
+    est, cov = centre
+    d = np.stack(
+        [np.radians(m[:, 1] - est[1]) * R_MEAN * np.cos(np.radians(est[0])),
+         np.radians(m[:, 0] - est[0]) * R_MEAN],
+        axis=1,
+    )  # fmt: skip
+    d = d - w @ d
+    t_var = float(w @ (m[:, 2] - w @ m[:, 2]) ** 2)
+    spread = np.array([est[0], est[1], est[2], np.sqrt(est[3] ** 2 + t_var)])
+    return spread, cov + (w[:, None] * d).T @ d
+
+
+@dataclass
+class _Memory:
+    boost: GroundPoint | None = None
+    ballistic: GroundPoint | None = None
+    t_ballistic: float = -np.inf
+    t_boost: float = -np.inf
+
+
+class LaunchEstimator:
+    """Per-track memory: the launch estimate is fixed from the boost phase when the track saw it,
+    otherwise back-propagated from the ballistic state through a generic powered-flight template."""
+
+    def __init__(self, confidence: float = 0.95) -> None:
+        self.confidence = confidence
+        self._tracks: dict[str, _Memory] = {}
+
+    def forget(self, track_id: str) -> None:
+        """Drop a deleted track's memory."""
+        self._tracks.pop(track_id, None)
+
+    def update(
+        self, track_id: str, t: float, x: F64, P: F64, boost_probability: float, t_first: float
+    ) -> tuple[GroundPoint | None, float | None, float | None]:
+        """Launch estimate, heading (deg) and heading sigma (deg) after an update of a track.
+
+        t_first (first update of the track) bounds the launch time from above.
+        """
+        mem = self._tracks.setdefault(track_id, _Memory())
+        x, P = np.asarray(x, float), np.asarray(P, float)
+        hd, hs = heading(t, x, P)
+        if boost_probability > BOOST_THRESHOLD:
+            if mem.boost is None or t - mem.t_boost >= BOOST_REFRESH_S:
+                res = launch_estimate(t, x, P, boost=True)
+                mem.t_boost = t
+                if res is not None:
+                    gp = self._point(*res, t_first)
+                    old = mem.boost
+                    if old is None or gp.ellipse.semi_major_m <= old.ellipse.semi_major_m:
+                        mem.boost = gp
+            return mem.boost, hd, hs
+        if mem.boost is not None:
+            return mem.boost, hd, hs
+        if mem.ballistic is None or t - mem.t_ballistic >= REFRESH_S:
+            res = launch_estimate(t, x, P, boost=False)
+            if res is not None:
+                mem.ballistic, mem.t_ballistic = self._point(*res, t_first), t
+        return mem.ballistic, hd, hs
+
+    def _point(self, est: F64, cov: F64, t_first: float) -> GroundPoint:
+        return ground_point(min(est[2], t_first), est[3], est[0], est[1], cov, self.confidence)

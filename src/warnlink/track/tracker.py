@@ -1,0 +1,297 @@
+"""The multi-target tracker: scans in, track updates out.
+
+Per scan (one sensor, one time): predict every live track with the IMM (both models, all
+tracks in one batch), gate and assign the scan's plots jointly (associate), update the
+assigned tracks in one batch, book hits and misses of the tracks the sensor covered,
+start tentative tracks from the plots left over, and delete what failed or landed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from warnlink.formats.records import (
+    InfraredEntry,
+    InfraredMeasurement,
+    Measurement,
+    RadarEntry,
+    RadarMeasurement,
+    SensorCatalogue,
+)
+from warnlink.geo.frames import OMEGA_EARTH, enu_basis, enu_to_aer, rot_z
+from warnlink.physics.dynamics import FULL_PHYSICS, height
+from warnlink.track import imm
+from warnlink.track.associate import assign, innovations, radar_covers, score, wrap
+from warnlink.track.manager import (
+    CONFIRMED,
+    TENTATIVE,
+    TrackerConfig,
+    TrackTable,
+    infrared_initial,
+    radar_initial,
+)
+from warnlink.track.models import infrared_los, radar_h, tangent_basis
+from warnlink.track.state import N_STATE, POS
+
+F64 = NDArray[np.float64]
+Status = Literal["tentative", "confirmed", "deleted"]
+__all__ = ["DEFAULT_CONFIG", "TrackUpdate", "Tracker", "TrackerConfig"]
+DEFAULT_CONFIG = TrackerConfig()
+
+
+@dataclass
+class TrackUpdate:
+    t: float
+    track_id: str
+    status: Status
+    measurement_id: str | None
+    sensor_id: str | None
+    x: F64  # (10,) ECI state per warnlink.track.state
+    P: F64  # (10, 10)
+    boost_probability: float
+    sources: frozenset[str]
+    t_first: float
+
+
+@dataclass
+class _Scan:
+    """One sensor's plots at one time, in the sensor's measurement space."""
+
+    sensor: RadarEntry | InfraredEntry
+    t: float
+    ids: list[str]
+    z: F64  # radar (M, 3|4) [range, az, el(, rr)] rad; infrared (M, 3) ECEF unit LOS
+
+
+class Tracker:
+    """Tracks every object seen by the catalogue's sensors (see module docstring)."""
+
+    def __init__(self, catalogue: SensorCatalogue, config: TrackerConfig = DEFAULT_CONFIG):
+        self.cfg = config
+        self.sensors = {s.id: s for s in catalogue.sensors}
+        self._basis = {
+            s.id: enu_basis(s.lat_deg, s.lon_deg)
+            for s in catalogue.sensors
+            if isinstance(s, RadarEntry)
+        }
+        self.table = TrackTable()
+        self.t_last = -np.inf
+
+    def process(self, measurements: Sequence[Measurement]) -> list[TrackUpdate]:
+        """Measurements of one or more scans in non-decreasing time order; one update per
+        measurement used by a track, plus deletions. Plots of one (sensor, t) form a scan."""
+        out: list[TrackUpdate] = []
+        i = 0
+        while i < len(measurements):
+            t = measurements[i].t
+            assert t >= self.t_last, "measurements must be in time order"
+            j = i
+            groups: dict[str, list[Measurement]] = {}
+            while j < len(measurements) and measurements[j].t == t:
+                groups.setdefault(measurements[j].sensor, []).append(measurements[j])
+                j += 1
+            for sensor_id, group in groups.items():
+                out.extend(self._scan(self._make_scan(sensor_id, t, group)))
+            self.t_last, i = t, j
+        return out
+
+    def finish(self) -> list[TrackUpdate]:
+        """Deletions of every track still alive."""
+        out = self._delete(np.ones(len(self.table), bool), float(self.t_last))
+        return out
+
+    # -- one scan -------------------------------------------------------------------------
+
+    def _make_scan(self, sensor_id: str, t: float, group: list[Measurement]) -> _Scan:
+        sensor = self.sensors[sensor_id]
+        if isinstance(sensor, RadarEntry):
+            rows = []
+            for m in group:
+                assert isinstance(m, RadarMeasurement)
+                rr = np.nan if m.range_rate_mps is None else m.range_rate_mps
+                rows.append([m.range_m, np.radians(m.az_deg), np.radians(m.el_deg), rr])
+            z = np.array(rows)
+            if sensor.range_rate_sigma_mps is None:
+                z = z[:, :3]
+        else:
+            z = np.array([m.los for m in group if isinstance(m, InfraredMeasurement)])
+        return _Scan(sensor, t, [m.id for m in group], z)
+
+    def _scan(self, scan: _Scan) -> list[TrackUpdate]:
+        tab, cfg, t = self.table, self.cfg, scan.t
+        out: list[TrackUpdate] = []
+        used = np.zeros(len(scan.ids), bool)
+        parents: list[str | None] = [None] * len(scan.ids)
+        act = self._candidates(scan)  # tracks the sensor may see; the others wait unpredicted
+        if act.size:
+            x, P, mu = imm.predict(
+                tab.x[act], tab.P[act], tab.mu[act], t - tab.t[act], cfg.noise, cfg.switching
+            )
+            z, zhat, S, C, angles, gate, cover = self._predict_measurements(scan, x, P, mu)
+            nu = innovations(z, zhat, angles)
+            loglik, cost, feasible = score(nu, S, mu, gate)
+            status = tab.status[act]
+            tiers = [np.flatnonzero(status == CONFIRMED), np.flatnonzero(status == TENTATIVE)]
+            pairs = assign(cost, feasible, tiers)
+            hit = np.zeros(act.size, bool)
+            rows = np.array([p[0] for p in pairs], np.intp)
+            cols = np.array([p[1] for p in pairs], np.intp)
+            if pairs:
+                x[rows], P[rows], mu[rows] = imm.update(
+                    x[rows], P[rows], mu[rows], C[rows], S[rows], nu[rows, :, cols],
+                    loglik[rows, :, cols],
+                )  # fmt: skip
+                hit[rows], used[cols] = True, True
+            tab.x[act], tab.P[act], tab.mu[act], tab.t[act] = x, P, mu, t
+            tab.last_hit[act[rows]] = t
+            kind = "radar" if isinstance(scan.sensor, RadarEntry) else "infrared"
+            for r in act[rows]:
+                tab.sources[r] = tab.sources[r] | {kind}
+            tab.last_boost[act[mu[:, 0] > 0.5]] = t
+            boosting = (status == CONFIRMED) & (t - tab.last_boost[act] < cfg.staging_window_s / 3)
+            for c in np.flatnonzero(~used & (feasible & boosting[:, None]).any(axis=0)):
+                near = np.flatnonzero(feasible[:, c] & boosting)
+                parents[c] = tab.ids[act[near[np.argmin(cost[near, c])]]]
+            covered = np.flatnonzero(cover | hit)
+            tab.record(act[covered], hit[covered], cfg)
+            if pairs:
+                out.extend(self._updates(act[rows], t, [scan.ids[c] for c in cols], scan.sensor.id))
+        for c in np.flatnonzero(~used):
+            row = self._initiate(scan, int(c), parents[c])
+            if row is not None:
+                out.extend(self._updates(np.array([row]), t, [scan.ids[c]], scan.sensor.id))
+        out.extend(self._delete(tab.doomed(t, cfg), t))
+        tab.hand_over(t, cfg.staging_window_s)
+        return out
+
+    def _candidates(self, scan: _Scan) -> NDArray[np.intp]:
+        """Rows of the tracks that may lie in the sensor's field (a cheap, generous test on
+        the extrapolated mean: 5 km + 3 sigma + a gravity allowance), so that a scan
+        predicts and gates only those."""
+        tab, s = self.table, scan.sensor
+        if not len(tab):
+            return np.zeros(0, np.intp)
+        if isinstance(s, InfraredEntry):
+            return np.flatnonzero(tab.mu[:, 0] > 0.02)
+        dt = scan.t - tab.t
+        w = tab.mu[:, :, None]
+        r = (w * (tab.x[:, :, POS] + tab.x[:, :, 3:6] * dt[:, None, None])).sum(axis=1)
+        var = np.einsum("nj,njii->n", tab.mu, tab.P[:, :, :3, :3])
+        margin = 5e3 + 3.0 * np.sqrt(var) + 5.0 * dt**2
+        r_ecef = r @ rot_z(-OMEGA_EARTH * scan.t).T
+        zb = np.stack(enu_to_aer((r_ecef - np.asarray(s.ecef_m)) @ self._basis[s.id].T), -1)
+        zb = zb[:, [2, 0, 1]]
+        return np.flatnonzero(radar_covers(s, zb, margin))
+
+    def _predict_measurements(
+        self, scan: _Scan, x: F64, P: F64, mu: F64
+    ) -> tuple[F64, F64, F64, F64, list[int], float, NDArray[np.bool_]]:
+        """Measurements as seen by each track, predictions, covariances, gate and coverage."""
+        t, s = scan.t, scan.sensor
+        if isinstance(s, RadarEntry):
+            site, basis = np.asarray(s.ecef_m), self._basis[s.id]
+            with_rr = scan.z.shape[1] == 4
+
+            def h(X: F64) -> F64:
+                n, k, _ = X.shape
+                Z = radar_h(X.reshape(n * k, N_STATE), t, site, basis, with_rr).reshape(n, k, -1)
+                Z[:, :, 1] = Z[:, :1, 1] + wrap(Z[:, :, 1] - Z[:, :1, 1])
+                return Z
+
+            zhat, S, C = imm.measure(x, P, h)
+            sig = [s.range_sigma_m, np.radians(s.angle_sigma_deg), np.radians(s.angle_sigma_deg)]
+            if with_rr:
+                sig.append(s.range_rate_sigma_mps or 0.0)
+            S = S + np.diag(np.square(sig))
+            best = np.argmax(mu, axis=1)
+            cover = radar_covers(s, zhat[np.arange(len(x)), best], np.zeros(len(x)))
+            return scan.z[None], zhat, S, C, [1], self.cfg.gate_radar, cover
+        sat = np.asarray(s.ecef_m)
+        xc, _ = imm.combine(x, P, mu)
+        centre = infrared_los(xc, t, sat)
+        tb = tangent_basis(centre)
+
+        def g(X: F64) -> F64:
+            n, k, _ = X.shape
+            los = infrared_los(X.reshape(n * k, N_STATE), t, sat).reshape(n // 2, 2 * k, 3)
+            Z: F64 = (
+                np.einsum("nkc,njc->nkj", los, tb) / np.einsum("nkc,nc->nk", los, centre)[..., None]
+            )
+            return Z.reshape(n, k, 2)
+
+        zhat, S, C = imm.measure(x, P, g)
+        S = S + s.los_sigma_rad**2 * np.eye(2)
+        z = np.einsum("mc,njc->nmj", scan.z, tb) / (scan.z @ centre.T).T[..., None]
+        burning = mu[:, 0] > 0.5
+        cover = burning & (height(xc[:, POS], FULL_PHYSICS) >= s.min_altitude_m)
+        return z, zhat, S, C, [], self.cfg.gate_infrared, cover
+
+    def _initiate(self, scan: _Scan, c: int, parent: str | None) -> int | None:
+        s, cfg = scan.sensor, self.cfg
+        if isinstance(s, RadarEntry):
+            sig = np.array(
+                [
+                    s.range_sigma_m,
+                    np.radians(s.angle_sigma_deg),
+                    np.radians(s.angle_sigma_deg),
+                    s.range_rate_sigma_mps or 0.0,
+                ]
+            )
+            x, P = radar_initial(
+                cfg, scan.t, (s.lat_deg, s.lon_deg), np.asarray(s.ecef_m), sig, scan.z[c]
+            )
+            return self.table.add(scan.t, x, P, cfg.radar_init_boost_probability, "radar", parent)
+        init = infrared_initial(cfg, scan.t, np.asarray(s.ecef_m), scan.z[c], s.los_sigma_rad)
+        if init is None:
+            return None
+        return self.table.add(scan.t, *init, cfg.ir_init_boost_probability, "infrared", parent)
+
+    def _updates(
+        self, rows: NDArray[np.intp], t: float, mids: list[str], sensor: str
+    ) -> list[TrackUpdate]:
+        tab = self.table
+        x, P = imm.combine(tab.x[rows], tab.P[rows], tab.mu[rows])
+        return [
+            TrackUpdate(
+                t=t,
+                track_id=tab.ids[r],
+                status="confirmed" if tab.status[r] == CONFIRMED else "tentative",
+                measurement_id=mid,
+                sensor_id=sensor,
+                x=x[i],
+                P=P[i],
+                boost_probability=float(tab.mu[r, 0]),
+                sources=tab.sources[r],
+                t_first=float(tab.t_first[r]),
+            )
+            for i, (r, mid) in enumerate(zip(rows, mids, strict=True))
+        ]
+
+    def _delete(self, drop: NDArray[np.bool_], t: float) -> list[TrackUpdate]:
+        tab = self.table
+        rows = np.flatnonzero(drop)
+        if rows.size == 0:
+            return []
+        x, P = imm.combine(tab.x[rows], tab.P[rows], tab.mu[rows])
+        out = [
+            TrackUpdate(
+                t,
+                tab.ids[r],
+                "deleted",
+                None,
+                None,
+                x[i],
+                P[i],
+                float(tab.mu[r, 0]),
+                tab.sources[r],
+                float(tab.t_first[r]),
+            )
+            for i, r in enumerate(rows)
+        ]
+        tab.remove(drop)
+        return out

@@ -1,0 +1,97 @@
+"""A batched unscented Kalman filter: every array has a leading axis of filters.
+
+One scan moves all tracks (times both IMM models) through the same few numpy calls, so the
+cost per scan hardly depends on the number of tracks. Sigma points are the symmetric set
+of Julier with kappa = 1 (positive centre weight, so covariances stay positive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+KAPPA = 1.0
+
+
+def weights(d: int) -> tuple[float, float, float]:
+    """Centre weight, other weights and the spread factor sqrt(d + kappa)."""
+    return KAPPA / (d + KAPPA), 0.5 / (d + KAPPA), float(np.sqrt(d + KAPPA))
+
+
+def cholesky(P: F64) -> F64:
+    """Batched lower Cholesky factors; non-positive matrices are repaired by eigenvalue clipping."""
+    P = 0.5 * (P + np.swapaxes(P, -1, -2))
+    try:
+        return np.asarray(np.linalg.cholesky(P), np.float64)
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(P)
+        scale = np.maximum(np.abs(w).max(axis=-1, keepdims=True), 1e-300)
+        w = np.maximum(w, 1e-12 * scale)
+        fixed = np.einsum("...ij,...j,...kj->...ik", v, w, v)
+        return np.asarray(
+            np.linalg.cholesky(0.5 * (fixed + np.swapaxes(fixed, -1, -2))), np.float64
+        )
+
+
+def sigma_points(x: F64, P: F64) -> F64:
+    """Sigma points (n, 2d+1, d) of means (n, d) and covariances (n, d, d)."""
+    d = x.shape[-1]
+    _, _, c = weights(d)
+    L = c * cholesky(P)  # columns are the offsets
+    offsets = np.swapaxes(L, -1, -2)  # (n, d, d): row i = column i of L
+    return np.concatenate([x[:, None, :], x[:, None, :] + offsets, x[:, None, :] - offsets], axis=1)
+
+
+def moments(X: F64) -> tuple[F64, F64]:
+    """Weighted mean (n, d) and deviations (n, s, d) of sigma points (n, s, d)."""
+    w0, wi, _ = weights((X.shape[1] - 1) // 2)
+    mean = w0 * X[:, 0] + wi * X[:, 1:].sum(axis=1)
+    return mean, X - mean[:, None, :]
+
+
+def weighted_outer(A: F64, B: F64) -> F64:
+    """sum_s w_s A_s B_s^T for deviations A (n, s, a) and B (n, s, b)."""
+    w0, wi, _ = weights((A.shape[1] - 1) // 2)
+    w = np.full(A.shape[1], wi)
+    w[0] = w0
+    out: F64 = np.matmul(np.swapaxes(A * w[:, None], -1, -2), B)
+    return out
+
+
+def predict(x: F64, P: F64, Q: F64, step: Callable[[F64], F64]) -> tuple[F64, F64]:
+    """Time update: step maps flattened sigma points (n*s, d) to their predicted values."""
+    X = sigma_points(x, P)
+    n, s, d = X.shape
+    Xp = step(X.reshape(n * s, d)).reshape(n, s, d)
+    mean, dev = moments(Xp)
+    return mean, weighted_outer(dev, dev) + Q
+
+
+def measurement_moments(X: F64, Z: F64) -> tuple[F64, F64, F64]:
+    """Predicted measurement (n, m), its covariance without noise (n, m, m) and the
+    state-measurement cross covariance (n, d, m) from sigma points X and their images Z."""
+    _, dx = moments(X)
+    zhat, dz = moments(Z)
+    return zhat, weighted_outer(dz, dz), weighted_outer(dx, dz)
+
+
+def gain_update(x: F64, P: F64, C: F64, S: F64, nu: F64) -> tuple[F64, F64]:
+    """Kalman update of (x, P) with cross covariance C, innovation covariance S, innovation nu."""
+    K = np.linalg.solve(S, np.swapaxes(C, -1, -2))  # (n, m, d) = S^-1 C^T
+    K = np.swapaxes(K, -1, -2)
+    x_new = x + np.matmul(K, nu[..., None])[..., 0]
+    P_new = P - np.matmul(K, np.swapaxes(C, -1, -2))  # K S K^T = K C^T
+    return x_new, 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
+
+
+def log_likelihood(nu: F64, S: F64) -> tuple[F64, F64]:
+    """Squared Mahalanobis distances and Gaussian log densities of innovations nu
+    (n, k, M, m) with covariances S (n, k, m, m), one per (n, k) and shared by the M."""
+    S_inv = np.linalg.inv(S)
+    d2 = np.einsum("nkmi,nkmi->nkm", np.matmul(nu, S_inv), nu)
+    _, logdet = np.linalg.slogdet(S)
+    m = nu.shape[-1]
+    return d2, -0.5 * (d2 + logdet[..., None] + m * np.log(2.0 * np.pi))

@@ -1,0 +1,136 @@
+"""Impact-point CRLB: an efficient estimator's Monte Carlo error must meet the bound.
+
+The noisy measurements come from the simulator's own radar model (true_plots, add_noise),
+not from the bound's measurement function; the estimator is a batch Gauss-Newton
+maximum-likelihood fit of the state at t_ref, re-linearised at every iterate, whose
+impact-point error on a short arc should approach the CRLB (ratio ~ 1).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from warnlink.evaluate import crlb
+from warnlink.evaluate.crlb import (
+    bound,
+    impact_bound,
+    measure,
+    observations,
+    propagate,
+    residual,
+)
+from warnlink.formats.measurement_files import measurement_records, sensor_catalogue
+from warnlink.geo.frames import ecef_to_eci, ecef_to_geodetic, enu_basis
+from warnlink.physics.vehicles import VEHICLES
+from warnlink.scenario.load import load_scenario
+from warnlink.scenario.model import RadarSpec
+from warnlink.sensors.infrared import perpendicular_basis
+from warnlink.sensors.radar import add_noise, true_plots
+from warnlink.sim.run import Simulation, simulate, write_run
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "srbm-salvo-east-sea.toml"
+OID = "S1-1/RV"
+ARC_S = 60.0  # short arc after t_ref: a few hundred detections, bound of ~100s of m
+TRIALS = 300
+
+
+@pytest.fixture(scope="module")
+def sim() -> Simulation:
+    return simulate(load_scenario(SCENARIO))
+
+
+def test_bound_from_run_dir_matches_simulation_and_shrinks(sim: Simulation, tmp_path: Path) -> None:
+    times = np.arange(100.0, 600.0, 20.0)
+    mem = impact_bound(sim, OID, times)
+    write_run(sim, tmp_path)
+    disk = impact_bound(tmp_path, OID, times)
+    assert mem.t_ref == disk.t_ref
+    fin = np.isfinite(mem.rms_m)
+    assert fin.sum() > 10 and np.all(np.diff(mem.rms_m[fin]) <= 1e-9)
+    np.testing.assert_allclose(disk.rms_m[fin], mem.rms_m[fin], rtol=2e-3)
+    # the nominal coast from the truth state at t_ref lands where the truth landed
+    assert np.linalg.norm(mem.impact_ecef - sim.truth.object(OID).r[-1]) < 1.0
+    # an unknown beta (with a prior) can only loosen the bound
+    loose = impact_bound(sim, OID, times, beta_log_sigma=0.3)
+    assert np.all(loose.rms_m[fin] >= mem.rms_m[fin] * (1 - 1e-6))
+
+
+def test_difference_steps_do_not_matter(sim: Simulation, monkeypatch: pytest.MonkeyPatch) -> None:
+    times = np.array([200.0, 300.0, 450.0, 480.0])
+    ref = impact_bound(sim, OID, times).rms_m
+    for f in (0.25, 4.0):
+        monkeypatch.setattr(crlb, "STEP_POS_M", 20.0 * f)
+        monkeypatch.setattr(crlb, "STEP_VEL_MPS", 0.02 * f)
+        np.testing.assert_allclose(impact_bound(sim, OID, times).rms_m, ref, rtol=1e-3)
+
+
+def test_infrared_rows_are_tangent_plane_coordinates() -> None:
+    sat = np.array([[0.0, 0.0, 42e6]])
+    obs = crlb.Observations(
+        np.zeros(1), np.zeros(1, bool), sat, np.eye(3)[None], np.array([[1.0, 1.0, 0, 0]]),
+        np.zeros((1, 4)), np.array(["IR"]),
+    )  # fmt: skip
+    r = np.array([[1e5, 2e5, 0.0]])
+    u = (r - sat) / np.linalg.norm(r - sat)
+    e1, e2 = perpendicular_basis(u)
+    h0 = measure(obs, r, np.zeros((1, 3)), u)
+    h1 = measure(obs, r + 3.0 * e1 - 2.0 * e2 + 50.0 * u, np.zeros((1, 3)), u)
+    rho = np.linalg.norm(r - sat) + 50.0
+    np.testing.assert_allclose(h0[0, :2], 0.0, atol=1e-15)
+    np.testing.assert_allclose(h1[0, :2], [3.0 / rho, -2.0 / rho], rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_monte_carlo_mle_meets_the_bound(sim: Simulation) -> None:
+    meas, labels = measurement_records(sim.batches)
+    obs = observations(
+        meas, labels, sensor_catalogue(sim.scenario.sensors, sim.scenario.epoch), OID
+    )
+    track = sim.truth.object(OID)
+    t_burn = next(e.t for e in sim.truth.events_of("burnout") if e.flight_id == track.flight_id)
+    obs = obs.take(obs.t >= t_burn)
+    t_ref = float(obs.t[obs.radar][0])
+    obs = obs.take((obs.t >= t_ref) & (obs.t <= t_ref + ARC_S))
+    assert obs.radar.all() and len(obs.t) > 100
+    beta = VEHICLES["srbm"].payload_beta
+    crlb = bound(track, obs, t_ref, beta, [obs.t[-1]])
+    assert np.isfinite(crlb.rms_m[0])
+
+    # Noisy measurements by the simulator's radar model, TRIALS draws at once per radar.
+    g = np.random.default_rng(7)
+    r_true, v_true, _, _ = track.state_at(obs.t)
+    z = np.zeros((TRIALS, len(obs.t), 4))
+    specs = {s.id: s for s in sim.scenario.sensors if isinstance(s, RadarSpec)}
+    for sid, spec in specs.items():
+        sel = obs.sensor == sid
+        az, el, rng, rate, _ = true_plots(spec, r_true[sel], v_true[sel])
+        noisy = add_noise(spec, *(np.tile(a, TRIALS) for a in (az, el, rng, rate)), g)
+        az_n, el_n, rng_n, rate_n = (a.reshape(TRIALS, -1) for a in noisy)
+        z[:, sel] = np.stack([rng_n, az_n, el_n, rate_n], axis=-1)
+
+    # Batch Gauss-Newton from the truth, all trials together; Jacobians by differences.
+    ri, vi = ecef_to_eci(t_ref, *(a[0] for a in track.state_at(np.array([t_ref]))[:2]))
+    x = np.tile(np.r_[ri, vi], (TRIALS, 1))
+    step = np.array([20.0] * 3 + [0.02] * 3)
+    for _ in range(4):
+        pert = np.concatenate([x[:, None, :], x[:, None, :] + np.diag(step)], axis=1)
+        r, v, _ = propagate(t_ref, pert.reshape(-1, 6), beta, obs.t, t_stop=obs.t[-1])
+        h = measure(obs, r, v).reshape(TRIALS, 7, len(obs.t), 4)
+        dh = h[:, 1:] - h[:, :1]
+        dh[..., 1] = np.angle(np.exp(1j * dh[..., 1]))
+        jac = np.moveaxis(dh / step[:, None, None], 1, -1)  # (T, n, 4, 6)
+        res = residual(obs, h[:, 0], z)
+        w = obs.inv_var
+        a = np.einsum("tnci,nc,tncj->tij", jac, w, jac)
+        b = np.einsum("tnci,nc,tnc->ti", jac, w, res)
+        x = x + np.linalg.solve(a, b[..., None])[..., 0]
+    _, _, imp = propagate(t_ref, x, beta, np.array([t_ref]))
+    en = enu_basis(*ecef_to_geodetic(crlb.impact_ecef)[:2])[:2]
+    err = (imp - crlb.impact_ecef) @ en.T
+    mc_rms = float(np.sqrt(np.mean(np.sum(err**2, axis=1))))
+    ratio = mc_rms / float(crlb.rms_m[0])
+    print(f"CRLB {crlb.rms_m[0]:.1f} m, Monte Carlo MLE {mc_rms:.1f} m, ratio {ratio:.3f}")
+    assert 0.9 <= ratio <= 1.2
