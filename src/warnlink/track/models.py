@@ -42,7 +42,7 @@ class ProcessNoise:
     """
 
     thrust_jerk: float = 4.0
-    ballistic_accel: float = 0.05
+    ballistic_accel: float = 0.002  # measured: 0.05 doubled impact error at +300 s (SRBM salvo)
     boost_accel: float = 1.0
     k_walk: float = 1e-9
 
