@@ -14,7 +14,7 @@ from warnlink.physics.flight import fly
 from warnlink.physics.truth import Event, Truth
 from warnlink.scenario.load import load_scenario
 from warnlink.track.launch import LaunchEstimator, heading
-from warnlink.track.launch_templates import templates
+from warnlink.track.launch_templates import DECIMALS, fly_templates, read_templates, templates
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
 P0 = np.diag([100.0**2] * 3 + [3.0**2] * 3 + [1.0] * 3 + [1e-8])
@@ -136,3 +136,15 @@ def test_templates_span_classes_and_profiles() -> None:
     assert h.min() < 50e3 and h.max() > 400e3  # srbm to lofted icbm burnouts
     assert speed.min() < 2e3 and speed.max() > 7e3
     assert np.all(np.diff(tpl.powered[:, 4][tpl.flight == 0]) > 0)  # time since launch
+
+
+def test_shipped_templates_match_a_fresh_flight() -> None:
+    """data/templates.json is the template flights flown now, to its rounding (else rerun
+    `python -m warnlink.track.launch_templates`)."""
+    shipped, fresh = read_templates(), fly_templates()
+    assert shipped is not None
+    assert np.array_equal(shipped.flight, fresh.flight)
+    tol = 0.51 * 10.0 ** -np.array(DECIMALS, float)
+    assert np.all(np.abs(shipped.powered - fresh.powered) <= tol)
+    assert np.all(np.abs(shipped.bo - fresh.bo) <= tol)
+    assert templates() is not None

@@ -27,13 +27,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from warnlink.formats.records import GroundPoint
-from warnlink.geo.frames import R_MEAN, ecef_to_geodetic, eci_to_ecef, enu_basis
-from warnlink.physics.dynamics import PhysicsModel
-from warnlink.physics.integrate import hermite
-from warnlink.physics.propagate import coast
+from warnlink.geo.frames import GM_EARTH, R_MEAN, ecef_to_geodetic, eci_to_ecef, enu_basis
+from warnlink.physics.dynamics import PhysicsModel, height
 from warnlink.track.ellipse import ground_point
 from warnlink.track.launch_templates import kinematics, templates
-from warnlink.track.predict import sigma_points, sigma_weights
+from warnlink.track.predict import _j2_offset, sigma_points, sigma_weights
 from warnlink.track.state import POS, VEL, eci_to_ecef_jacobian
 
 F64 = NDArray[np.float64]
@@ -44,7 +42,8 @@ SIGMA_H = 5e3  # m, boost-phase match tolerance in height
 FLOOR_POS_M = 10e3  # what the templates do not span (profiles, vehicles, sites)
 FLOOR_T_S = 8.0
 BOOST_THRESHOLD = 0.5
-REFRESH_S = 5.0  # the ballistic back-propagation is redone at most this often per track
+REFRESH_S = 20.0  # the ballistic back-propagation is redone this often per track,
+REFRESH_SHRINK = 0.5  # or sooner once the position covariance's trace shrinks by this
 BOOST_REFRESH_S = 1.0  # and the boost-phase template match
 VACUUM = PhysicsModel(drag=False)
 
@@ -110,32 +109,91 @@ def launch_from_boost(t: float, x: F64) -> tuple[F64, F64]:
     return _combine(la, lo, t - cand[:, 4], best)
 
 
+def _conic_crossing(r: F64, v: F64, r1: F64) -> tuple[F64, F64, F64]:
+    """Time to the next descending crossing of radius r1 (per row) without passing perigee.
+
+    Closed-form two-body motion of ECI rows; NaN where the conic does not reach r1 or
+    reaches it only after perigee (through the Earth), i.e. where the row is already
+    below r1 and descending, or never gets above it.
+    """
+    rn = np.linalg.norm(r, axis=1)
+    rv = np.einsum("ij,ij->i", r, v)
+    vv = np.einsum("ij,ij->i", v, v)
+    h = np.cross(r, v)
+    hn = np.linalg.norm(h, axis=1)
+    ev = ((vv - GM_EARTH / rn)[:, None] * r - rv[:, None] * v) / GM_EARTH
+    e = np.linalg.norm(ev, axis=1)
+    p = hn * hn / GM_EARTH
+    two_pi = 2.0 * np.pi
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = 1.0 / (2.0 / rn - vv / GM_EARTH)
+        nu0 = np.mod(np.arctan2(rv / rn * hn / GM_EARTH, p / rn - 1.0), two_pi)
+        nu1 = two_pi - np.arccos((p / r1 - 1.0) / e)
+        s1 = np.sqrt(1.0 - e * e)
+        big_e0 = np.arctan2(s1 * np.sin(nu0), e + np.cos(nu0))
+        big_e1 = np.arctan2(s1 * np.sin(nu1), e + np.cos(nu1))
+        big_e0, big_e1 = np.mod(big_e0, two_pi), np.mod(big_e1, two_pi)
+        mean = (big_e1 - e * np.sin(big_e1)) - (big_e0 - e * np.sin(big_e0))
+        tof = mean * np.sqrt(a**3 / GM_EARTH)
+        px = ev / e[:, None]
+        qx = np.cross(h / hn[:, None], px)
+        c1, s1n = np.cos(nu1)[:, None], np.sin(nu1)[:, None]
+        r_out = r1[:, None] * (c1 * px + s1n * qx)
+        v_out = (GM_EARTH / hn)[:, None] * (-s1n * px + (e[:, None] + c1) * qx)
+        ok = (a > 0.0) & (e < 1.0) & (e > 1e-9) & np.isfinite(tof) & (nu0 <= nu1) & (tof >= 0)
+    tof = np.where(ok, tof, np.nan)
+    return tof, r_out, v_out
+
+
+def _burnout_crossings(xs: F64, h_bo: F64) -> tuple[F64, F64, F64]:
+    """Backward coast in vacuum of each state (m, 10) to each burnout height (F,).
+
+    Times before the state (m, F), ECI positions and velocities (m, F, 3) of the last
+    crossing of each height on the way up (NaN: none), in closed form: two-body motion
+    of the reversed velocity to the crossing radius (found for the geodetic height in two
+    passes), J2's offset over that time from a short paired integration, and a linear
+    step onto the height.
+    """
+    m, n_f = len(xs), len(h_bo)
+    r = np.repeat(xs[:, POS], n_f, axis=0)
+    vr = -np.repeat(xs[:, VEL], n_f, axis=0)
+    hb = np.tile(h_bo, m)
+    rn = np.linalg.norm(r, axis=1)
+    r1 = rn - height(r, VACUUM) + hb
+    for _ in range(2):
+        tof, r_c, v_c = _conic_crossing(r, vr, r1)
+        good = np.isfinite(tof)
+        r1 = np.where(good, r1 + hb - height(np.where(good[:, None], r_c, r), VACUUM), r1)
+    tof, r_c, v_c = _conic_crossing(r, vr, r1)
+    good = np.flatnonzero(np.isfinite(tof))
+    if len(good):
+        dr, dv = _j2_offset(r[good], vr[good], tof[good])
+        rg, vg = r_c[good] + dr, v_c[good] + dv
+        rate = np.einsum("ij,ij->i", rg, vg) / np.linalg.norm(rg, axis=1)
+        dt = (hb[good] - height(rg, VACUUM)) / np.minimum(rate, -1e-3)
+        g = -GM_EARTH / np.linalg.norm(rg, axis=1) ** 3
+        r_c[good] = rg + vg * dt[:, None] + 0.5 * (g * dt * dt)[:, None] * rg
+        v_c[good] = vg + (g * dt)[:, None] * rg
+        tof[good] += dt
+    return tof.reshape(m, n_f), r_c.reshape(m, n_f, 3), v_c.reshape(m, n_f, 3)
+
+
 def launch_from_ballistic(t: float, xs: F64) -> list[tuple[F64, F64] | None]:
     """Launch from unpowered states (m, 10): reversed vacuum coasts to each burnout height."""
-    arcs = coast(0.0, xs[:, POS], -xs[:, VEL], model=VACUUM)  # one batched call
-    return [_from_arc(t, a.t, a.r, a.v) for a in arcs]
-
-
-def _from_arc(t: float, tr: F64, r: F64, vr: F64) -> tuple[F64, F64] | None:
-    """Template candidates along one reversed arc (times after t, ECI, reversed velocity)."""
     tpl = templates()
-    h = ecef_to_geodetic(r)[2]  # height is the same in ECI and ECEF
-    rising = np.einsum("ij,ij->i", r, vr) < 0.0  # forward in time
-    h_bo = tpl.bo[:, 0:1]
-    # per template, the first pair of samples (backwards in time) bracketing its burnout
-    # height on the rising branch
-    hit = (h[None, :-1] >= h_bo) & (h[None, 1:] < h_bo) & rising[None, 1:]
-    j_idx = np.flatnonzero(hit.any(axis=1))
+    tof, r_c, vr_c = _burnout_crossings(xs, tpl.bo[:, 0])
+    return [_from_crossings(t, tof[i], r_c[i], vr_c[i]) for i in range(len(xs))]
+
+
+def _from_crossings(t: float, tof: F64, r: F64, vr: F64) -> tuple[F64, F64] | None:
+    """Template candidates from one state's burnout-height crossings (tof before t, ECI,
+    reversed velocity; NaN where the reversed arc does not cross that height)."""
+    tpl = templates()
+    j_idx = np.flatnonzero(np.isfinite(tof))
     if len(j_idx) == 0:
         return None
-    i = np.argmax(hit[j_idx], axis=1)
-    dt = tr[i + 1] - tr[i]
-    s = (h[i] - h_bo[j_idx, 0]) / (h[i] - h[i + 1])
-    y0, y1 = np.c_[r[i], vr[i]], np.c_[r[i + 1], vr[i + 1]]
-    r_eci = hermite(y0, y1, dt, s)
-    v_eci = -((1.0 - s)[:, None] * vr[i] + s[:, None] * vr[i + 1])
-    t_cross = t - tr[i] - s * dt
-    lat, lon, _, speed, gamma, az = kinematics(*eci_to_ecef(t_cross, r_eci, v_eci))
+    t_cross = t - tof[j_idx]
+    lat, lon, _, speed, gamma, az = kinematics(*eci_to_ecef(t_cross, r[j_idx], -vr[j_idx]))
     bo = tpl.bo[j_idx]
     d2 = ((speed - bo[:, 1]) / SIGMA_SPEED) ** 2 + ((gamma - bo[:, 2]) / SIGMA_GAMMA) ** 2
     la, lo = _back_along(lat, lon, az, bo[:, 3])
@@ -179,6 +237,7 @@ class _Memory:
     boost: GroundPoint | None = None
     ballistic: GroundPoint | None = None
     t_ballistic: float = -np.inf
+    trace_ballistic: float = np.inf  # position covariance trace of that estimate's state
     t_boost: float = -np.inf
 
 
@@ -216,10 +275,13 @@ class LaunchEstimator:
             return mem.boost, hd, hs
         if mem.boost is not None:
             return mem.boost, hd, hs
-        if mem.ballistic is None or t - mem.t_ballistic >= REFRESH_S:
+        trace = float(np.trace(P[POS, POS]))
+        due = t - mem.t_ballistic >= REFRESH_S or trace < REFRESH_SHRINK * mem.trace_ballistic
+        if mem.ballistic is None or due:
             res = launch_estimate(t, x, P, boost=False)
             if res is not None:
                 mem.ballistic, mem.t_ballistic = self._point(*res, t_first), t
+                mem.trace_ballistic = trace
         return mem.ballistic, hd, hs
 
     def _point(self, est: F64, cov: F64, t_first: float) -> GroundPoint:

@@ -4,14 +4,18 @@ Each ballistic class is flown minimum-energy over its range envelope (east and w
 that the Earth's rotation is spanned) and lofted at short ranges up to nearly its top
 speed (the profile of most real test flights). For every flight the powered samples and
 the burnout are tabulated as height, ground speed, flight-path angle, downrange from the
-pad and time since launch. Flying takes a few seconds, once per process (cached).
+pad and time since launch. Flying takes seconds, so the tables are shipped in
+data/templates.json (written by write_templates, checked against a fresh flight by the
+tests) and flown only if that file is missing or is for other flights.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +36,8 @@ TEMPLATE_SITE = (40.0, 127.0)
 TEMPLATE_AZIMUTHS = (90.0, 270.0)
 LOFT_RANGES = (0.08, 0.25, 0.5)  # of the class's maximum range
 LOFT_SPEEDS = (0.85, 0.97)  # of the class's top Keplerian speed
+DATA_FILE = Path(__file__).parent / "data" / "templates.json"
+DECIMALS = (2, 4, 8, 2, 4)  # rounding of the shipped columns: cm, 0.1 mm/s, 10 nrad, cm, 0.1 ms
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,8 @@ def _template_flights() -> list[Flight]:
     return flights
 
 
-@lru_cache(maxsize=1)
-def templates() -> Templates:
-    """Fly the template flights once (a few seconds), and cache them for the process."""
+def fly_templates() -> Templates:
+    """Fly the template flights (seconds) and tabulate them."""
     flights = _template_flights()
     truth = fly(flights)
     bo, powered, which = [], [], []
@@ -102,3 +107,48 @@ def templates() -> Templates:
         which.append(np.full(len(rows), j))
         bo.append(rows[-1])
     return Templates(np.array(bo), np.concatenate(powered), np.concatenate(which))
+
+
+def _flight_names() -> list[str]:
+    return [fl.id for fl in _template_flights()]
+
+
+def write_templates(path: Path = DATA_FILE) -> None:
+    """Fly the templates and write the shipped table: per flight, its powered samples."""
+    tpl = fly_templates()
+    cols = [
+        [
+            [round(float(v), d) for v in tpl.powered[tpl.flight == j, c]]
+            for c, d in enumerate(DECIMALS)
+        ]
+        for j in range(len(tpl.bo))
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "flights": _flight_names(),
+        "columns": ["h", "speed", "gamma", "down", "t"],
+        "powered": cols,
+    }
+    path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+
+
+def read_templates(path: Path = DATA_FILE) -> Templates | None:
+    """The shipped table, or None if missing or made for other template flights."""
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    if doc.get("flights") != _flight_names():
+        return None
+    powered = [np.array(f, float).T for f in doc["powered"]]
+    which = np.concatenate([np.full(len(p), j, np.intp) for j, p in enumerate(powered)])
+    return Templates(np.array([p[-1] for p in powered]), np.concatenate(powered), which)
+
+
+@lru_cache(maxsize=1)
+def templates() -> Templates:
+    """The shipped template table (or, if stale, the template flights flown), cached."""
+    return read_templates() or fly_templates()
+
+
+if __name__ == "__main__":
+    write_templates()

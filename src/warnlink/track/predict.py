@@ -49,7 +49,14 @@ J2_STEP_S = 180.0  # s, longest paired RK4 step for J2's offset over the vacuum 
 DT_AIR = 2.0  # s, integration step in the air
 DT_THIN = 6.0  # s, integration step above H_THIN
 H_THIN = 70e3  # m, below which the air needs DT_AIR
+G_TERMINAL = 9.8  # m/s^2, drag about this is terminal
+DT_TERMINAL_TAU = 0.8  # step in drag time constants at terminal speed (RK4 stable to 2.78)
+DT_TERMINAL_RHO = 0.5  # and in density e-folding times along the descent
+H_RHO = 7e3  # m, density scale height (about; 6 to 8 km below 70 km)
+DT_TERMINAL_MAX = 12.0  # s, longest step at terminal speed
 H_ESCAPE = AIR_TOP_M + 20e3  # m, rows skipping back up to here leave the air phase
+ESCAPE_MARGIN_M = 1e3  # climbing rows this far above the air top's radius leave too
+MAX_AIR_PASSES = 4  # air phases (Kepler jump, air) per row before the general integrator
 
 
 def _kepler_to_radius(r: F64, v: F64, r1: float) -> tuple[F64, F64, F64]:
@@ -185,6 +192,25 @@ def _air_derivative(y: F64, inv_beta: F64, model: PhysicsModel) -> F64:
     return out
 
 
+def _dense_step(y: F64, h: F64, inv_beta: F64, model: PhysicsModel) -> F64:
+    """Step (s) of rows in dense air: DT_AIR, but longer for rows at terminal speed.
+
+    A row whose drag about balances gravity (between G_TERMINAL / 2 and 2 G_TERMINAL)
+    sinks along a slowly changing equilibrium; the RK4 step is then bounded by
+    DT_TERMINAL_TAU of its drag time constant v / a_drag and DT_TERMINAL_RHO of the time
+    the density takes to change by e (H_RHO over the vertical speed), not by DT_AIR.
+    """
+    w = model.omega
+    va0, va1, va2 = y[:, 3] + w * y[:, 1], y[:, 4] - w * y[:, 0], y[:, 5]
+    va = np.sqrt(va0 * va0 + va1 * va1 + va2 * va2)
+    drag = 0.5 * np.exp(np.interp(h, _LN_RHO_Z, _LN_RHO)) * inv_beta * va * va
+    terminal = (drag > 0.5 * G_TERMINAL) & (drag < 2.0 * G_TERMINAL)
+    vz = np.abs(np.einsum("ij,ij->i", y[:, :3], y[:, 3:])) / np.linalg.norm(y[:, :3], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.minimum(DT_TERMINAL_TAU * va / drag, DT_TERMINAL_RHO * H_RHO / vz)
+    return np.where(terminal, np.clip(bound, DT_AIR, DT_TERMINAL_MAX), DT_AIR)
+
+
 def _air_rk4(y: F64, dt: F64, inv_beta: F64, model: PhysicsModel) -> F64:
     """One RK4 step of unpowered rows (gravity and drag) with per-row steps dt."""
     d = dt[:, None]
@@ -205,8 +231,9 @@ def _through_air(
     first step that ends below the surface; the crossings of all rows are refined together
     at the end (the root on the cubic Hermite interpolant of the geodetic height, reached
     by an RK4 step and two Newton corrections). Rows that
-    skip back out of the air (H_ESCAPE) are returned, indices, times and states, for the
-    general integrator; rows still flying at t_end have no impact.
+    leave the air (above H_ESCAPE, or climbing past the air top's radius: drag is
+    negligible from there, so a Kepler jump brings them back) are returned, indices,
+    times and states, for the caller; rows still flying at t_end have no impact.
     """
     n = len(t)
     t_hit, r_hit = np.full(n, np.nan), np.full((n, 3), np.nan)
@@ -219,15 +246,20 @@ def _through_air(
     esc_t: list[F64] = [np.zeros(0)]
     esc_y: list[F64] = [np.zeros((0, 6))]
     while len(rows):
-        dt = np.minimum(np.where(h > H_THIN, DT_THIN, DT_AIR), t_end[rows] - t)
-        y1 = _air_rk4(y, dt, inv_beta[rows], model)
+        ib = inv_beta[rows]
+        dt = np.minimum(
+            np.where(h > H_THIN, DT_THIN, _dense_step(y, h, ib, model)), t_end[rows] - t
+        )
+        y1 = _air_rk4(y, dt, ib, model)
         h1 = _height(y1[:, :3], model)
         hit = h1 <= 0.0
         if hit.any():
             hit_rows.append(rows[hit])
             hit_data.append((t[hit], y[hit], h[hit], y1[hit], h1[hit], dt[hit]))
         t = t + dt
-        out = h1 > H_ESCAPE
+        r1n = np.linalg.norm(y1[:, :3], axis=1)
+        climbing = np.einsum("ij,ij->i", y1[:, :3], y1[:, 3:]) > 0.0
+        out = (h1 > H_ESCAPE) | (climbing & (r1n > R_MEAN + AIR_TOP_M + ESCAPE_MARGIN_M))
         if out.any():
             esc_rows.append(rows[out])
             esc_t.append(t[out])
@@ -250,6 +282,31 @@ def _through_air(
     return t_hit, r_hit, np.concatenate(esc_rows), np.concatenate(esc_t), np.concatenate(esc_y)
 
 
+def _air_entry(
+    t: F64, y: F64, model: PhysicsModel, in_air_ok: bool
+) -> tuple[F64, F64, NDArray[np.intp], tuple[NDArray[np.intp], F64, F64]]:
+    """Rows (N, 6) at times t moved to where _through_air takes them.
+
+    Rows above AIR_TOP_M jump to their descent through it (Kepler plus J2's offset);
+    rows already below it stay (if in_air_ok). Returns their times, states and indices,
+    and the indices, times and states of the rest (not coming down through AIR_TOP_M).
+    """
+    r, v = y[:, :3], y[:, 3:]
+    tof, r_top, v_top = _kepler_to_radius(r, v, R_MEAN + AIR_TOP_M)
+    above = np.isfinite(tof)
+    in_air = np.linalg.norm(r, axis=1) < R_MEAN + AIR_TOP_M if in_air_ok else np.zeros(len(t), bool)
+    ok = above | in_air
+    t_start, y_start = t.copy(), y.copy()
+    y_start[above] = np.concatenate([r_top[above], v_top[above]], axis=1)
+    if model.j2 and above.any():
+        dr, dv = _j2_offset(r[above], v[above], tof[above])
+        y_start[above] += np.concatenate([dr, dv], axis=1)
+    t_start[above] += tof[above]
+    go = np.flatnonzero(ok)
+    rest = np.flatnonzero(~ok)
+    return t_start[go], y_start[go], go, (rest, t[rest], y[rest])
+
+
 def _to_surface(
     t0: F64, r: F64, v: F64, beta: F64, model: PhysicsModel
 ) -> tuple[F64, F64, NDArray[np.bool_]]:
@@ -257,32 +314,43 @@ def _to_surface(
 
     Above the air a general integrator would spend most of its steps on a vacuum coast,
     so rows above AIR_TOP_M jump there in closed form (two-body motion to their descent
-    through AIR_TOP_M, plus J2's offset over that time from a short paired integration)
-    and go through the air in _through_air. The rest (already in the air, or not
+    through AIR_TOP_M, plus J2's offset over that time from a short paired integration);
+    they and the rows already in the air go through it in _through_air. Rows skipping
+    back out of the air (climbing, or grazing) jump again, up to MAX_AIR_PASSES air
+    phases. The rest (not coming down through AIR_TOP_M, still skipping, or not
     modelled with drag) coast with the general integrator, in DT_AIR steps in the air.
     """
     n = len(t0)
     t_imp, r_imp = np.full(n, np.nan), np.full((n, 3), np.nan)
     landed = np.zeros(n, bool)
     t_end = t0 + HORIZON_S
-    ok = np.zeros(n, bool)
     rest, t_rest, y_rest = np.arange(n), t0, np.concatenate([r, v], axis=1)
     if model.drag:
-        tof, r_top, v_top = _kepler_to_radius(r, v, R_MEAN + AIR_TOP_M)
-        ok = np.isfinite(tof)
-        if ok.any():
-            y = np.concatenate([r_top[ok], v_top[ok]], axis=1)
-            if model.j2:
-                dr, dv = _j2_offset(r[ok], v[ok], tof[ok])
-                y += np.concatenate([dr, dv], axis=1)
-            top = np.flatnonzero(ok)
-            t_imp[ok], r_imp[ok], esc, t_esc, y_esc = _through_air(
-                t0[ok] + tof[ok], y, 1.0 / beta[ok], t_end[ok], model
+        idx, t_in, y_in = np.arange(n), t0, np.concatenate([r, v], axis=1)
+        rest_rows: list[NDArray[np.intp]] = []
+        rest_t: list[F64] = []
+        rest_y: list[F64] = []
+        for npass in range(MAX_AIR_PASSES):
+            t_air, y_air, go, (skip, t_skip, y_skip) = _air_entry(t_in, y_in, model, npass == 0)
+            rest_rows.append(idx[skip])
+            rest_t.append(t_skip)
+            rest_y.append(y_skip)
+            rows = idx[go]
+            if len(rows) == 0:
+                break
+            t_hit, r_hit, esc, t_in, y_in = _through_air(
+                t_air, y_air, 1.0 / beta[rows], t_end[rows], model
             )
-            landed[ok] = np.isfinite(t_imp[ok])
-            rest = np.r_[np.flatnonzero(~ok), top[esc]]
-            t_rest = np.r_[t0[~ok], t_esc]
-            y_rest = np.concatenate([y_rest[~ok], y_esc])
+            t_imp[rows], r_imp[rows] = t_hit, r_hit
+            landed[rows] = np.isfinite(t_hit)
+            idx = rows[esc]  # skipped back out of the air: jump again
+        else:
+            rest_rows.append(idx)
+            rest_t.append(t_in)
+            rest_y.append(y_in)
+        rest = np.concatenate(rest_rows)
+        t_rest = np.concatenate(rest_t)
+        y_rest = np.concatenate(rest_y)
     if len(rest):
         arcs = coast(
             t_rest, y_rest[:, :3], y_rest[:, 3:], t_stop=t_end[rest], model=model,
