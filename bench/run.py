@@ -38,6 +38,7 @@ def main(names: list[str]) -> int:
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec and spec.loader
         mod = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = mod  # so worker processes can pickle its functions
         spec.loader.exec_module(mod)
         print(f"== {path.stem}", flush=True)
         figures = mod.run()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import warnlink
 from warnlink.formats.jsonl import iter_jsonl, read_json
 from warnlink.formats.records import (
     EventRecord,
@@ -21,16 +20,6 @@ from warnlink.formats.records import (
 
 ROOT = Path(__file__).resolve().parents[1]
 SALVO = ROOT / "scenarios" / "srbm-salvo-east-sea.toml"
-
-
-def warnlink(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warnlink.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli_support import warnlink
 from test_evaluate_support import Synth, rv_tracks, truth_of, write_estimates, write_salvo_run
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def warnlink(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "warnlink.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

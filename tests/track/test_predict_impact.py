@@ -20,6 +20,7 @@ from warnlink.geo.frames import (
 from warnlink.physics import kepler
 from warnlink.physics.dynamics import FULL_PHYSICS, PhysicsModel
 from warnlink.physics.flight import fly
+from warnlink.physics.kepler import descending_crossing
 from warnlink.physics.propagate import coast
 from warnlink.physics.truth import Truth
 from warnlink.physics.vehicles import VEHICLES
@@ -203,7 +204,7 @@ def test_fast_path_matches_general_integrator(scenario: str, cls: str, afters: l
         assert abs(t_fast[i] - a.t[-1]) < 0.05
 
 
-def test_kepler_to_radius_matches_closed_form() -> None:
+def test_descending_crossing_matches_closed_form() -> None:
     """The jump to the top of the air: state_arc's time and point, and conserved energy."""
     r_hat = np.array([np.cos(0.4) * np.cos(1.2), np.cos(0.4) * np.sin(1.2), np.sin(0.4)])
     east = np.cross([0.0, 0.0, 1.0], r_hat)
@@ -214,7 +215,7 @@ def test_kepler_to_radius_matches_closed_form() -> None:
         3000.0 * (np.cos(0.2) * east - np.sin(0.2) * r_hat),  # already descending
     ])  # fmt: skip
     r1 = R_MEAN + 130e3
-    tof, r_top, v_top = predict_mod._kepler_to_radius(r, v, r1)
+    tof, r_top, v_top = descending_crossing(r, v, r1)
     _, tof_kep, impact, _ = kepler.state_arc(r[:1], v[:1], r1)
     assert abs(tof[0] - tof_kep[0]) < 1e-6 and np.linalg.norm(r_top[0] - impact[0]) < 1e-3
     assert np.allclose(np.linalg.norm(r_top, axis=1), r1, atol=1e-3)
@@ -226,7 +227,7 @@ def test_kepler_to_radius_matches_closed_form() -> None:
     arcs = coast(np.zeros(2), r, v, t_stop=tof, model=VACUUM_SPHERE)
     for i, a in enumerate(arcs):
         assert np.linalg.norm(a.r[-1] - r_top[i]) < 1.0
-    bad, _, _ = predict_mod._kepler_to_radius(
+    bad, _, _ = descending_crossing(
         np.array([[r1 - 10e3, 0.0, 0.0], [R_MEAN + 400e3, 0.0, 0.0]]),
         np.array([[0.0, 7000.0, 0.0], [0.0, 12000.0, 0.0]]),  # inside; unbound
         r1,

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_support import warnlink
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def warnlink(*args: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "warnlink.cli", *args],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+def run_ok(*args: str) -> subprocess.CompletedProcess[str]:
+    proc = warnlink(*args)
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -28,14 +26,14 @@ def warnlink(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def metrics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     run = tmp_path_factory.mktemp("e2e") / "salvo"
-    warnlink("simulate", str(ROOT / "scenarios" / "srbm-salvo-east-sea.toml"), "--out", str(run))
+    run_ok("simulate", str(ROOT / "scenarios" / "srbm-salvo-east-sea.toml"), "--out", str(run))
     est = run / "estimates.jsonl"
-    tracked = warnlink(
+    tracked = run_ok(
         "track", "--sensors", str(run / "sensors.json"),
         "--measurements", str(run / "measurements.jsonl"), "--out", str(est),
     )  # fmt: skip
     assert "0 rejected" in tracked.stderr
-    warnlink("evaluate", "--run", str(run), "--estimates", str(est), "--out", str(run / "eval"))
+    run_ok("evaluate", "--run", str(run), "--estimates", str(est), "--out", str(run / "eval"))
     result: dict[str, object] = json.loads((run / "eval" / "metrics.json").read_text())
     return result
 

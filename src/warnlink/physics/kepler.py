@@ -133,3 +133,39 @@ def speed_for_apogee(
     e = apogee / (ra - radius * np.cos(0.5 * psi))
     a = ra / (1.0 + e)
     return np.asarray(np.sqrt(mu * (2.0 / radius - 1.0 / a)), float)
+
+
+def descending_crossing(r: F64, v: F64, r1: ArrayLike) -> tuple[F64, F64, F64]:
+    """Time to the next descending crossing of radius r1 per row, and the state there.
+
+    Closed-form two-body motion of ECI rows (N, 3), without passing perigee: the true
+    anomaly of the crossing from the conic, the time from Kepler's equation. NaN where
+    the conic does not come down through r1 that way (unbound, perigee above r1, or
+    already below r1 and descending).
+    """
+    r1 = np.broadcast_to(np.asarray(r1, float), (len(r),))
+    rn = np.linalg.norm(r, axis=1)
+    rv = np.einsum("ij,ij->i", r, v)
+    vv = np.einsum("ij,ij->i", v, v)
+    h = np.cross(r, v)
+    hn = np.linalg.norm(h, axis=1)
+    ev = ((vv - GM_EARTH / rn)[:, None] * r - rv[:, None] * v) / GM_EARTH
+    e = np.linalg.norm(ev, axis=1)
+    p = hn * hn / GM_EARTH
+    two_pi = 2.0 * np.pi
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = 1.0 / (2.0 / rn - vv / GM_EARTH)
+        nu0 = np.mod(np.arctan2(rv / rn * hn / GM_EARTH, p / rn - 1.0), two_pi)
+        nu1 = two_pi - np.arccos((p / r1 - 1.0) / e)
+        s1 = np.sqrt(1.0 - e * e)
+        big_e0 = np.mod(np.arctan2(s1 * np.sin(nu0), e + np.cos(nu0)), two_pi)
+        big_e1 = np.mod(np.arctan2(s1 * np.sin(nu1), e + np.cos(nu1)), two_pi)
+        mean = (big_e1 - e * np.sin(big_e1)) - (big_e0 - e * np.sin(big_e0))
+        tof = mean * np.sqrt(a**3 / GM_EARTH)
+        px = ev / e[:, None]
+        qx = np.cross(h / hn[:, None], px)
+        c1, s1n = np.cos(nu1)[:, None], np.sin(nu1)[:, None]
+        r_out = r1[:, None] * (c1 * px + s1n * qx)
+        v_out = (GM_EARTH / hn)[:, None] * (-s1n * px + (e[:, None] + c1) * qx)
+        ok = (a > 0.0) & (e < 1.0) & (e > 1e-9) & np.isfinite(tof) & (nu0 <= nu1) & (tof >= 0)
+    return np.where(ok, tof, np.nan), r_out, v_out

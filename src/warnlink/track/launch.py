@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from warnlink.formats.records import GroundPoint
 from warnlink.geo.frames import GM_EARTH, R_MEAN, ecef_to_geodetic, eci_to_ecef, enu_basis
 from warnlink.physics.dynamics import PhysicsModel, height
+from warnlink.physics.kepler import descending_crossing
 from warnlink.track.ellipse import ground_point
 from warnlink.track.launch_templates import kinematics, templates
 from warnlink.track.predict import _j2_offset, sigma_points, sigma_weights
@@ -109,42 +110,6 @@ def launch_from_boost(t: float, x: F64) -> tuple[F64, F64]:
     return _combine(la, lo, t - cand[:, 4], best)
 
 
-def _conic_crossing(r: F64, v: F64, r1: F64) -> tuple[F64, F64, F64]:
-    """Time to the next descending crossing of radius r1 (per row) without passing perigee.
-
-    Closed-form two-body motion of ECI rows; NaN where the conic does not reach r1 or
-    reaches it only after perigee (through the Earth), i.e. where the row is already
-    below r1 and descending, or never gets above it.
-    """
-    rn = np.linalg.norm(r, axis=1)
-    rv = np.einsum("ij,ij->i", r, v)
-    vv = np.einsum("ij,ij->i", v, v)
-    h = np.cross(r, v)
-    hn = np.linalg.norm(h, axis=1)
-    ev = ((vv - GM_EARTH / rn)[:, None] * r - rv[:, None] * v) / GM_EARTH
-    e = np.linalg.norm(ev, axis=1)
-    p = hn * hn / GM_EARTH
-    two_pi = 2.0 * np.pi
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a = 1.0 / (2.0 / rn - vv / GM_EARTH)
-        nu0 = np.mod(np.arctan2(rv / rn * hn / GM_EARTH, p / rn - 1.0), two_pi)
-        nu1 = two_pi - np.arccos((p / r1 - 1.0) / e)
-        s1 = np.sqrt(1.0 - e * e)
-        big_e0 = np.arctan2(s1 * np.sin(nu0), e + np.cos(nu0))
-        big_e1 = np.arctan2(s1 * np.sin(nu1), e + np.cos(nu1))
-        big_e0, big_e1 = np.mod(big_e0, two_pi), np.mod(big_e1, two_pi)
-        mean = (big_e1 - e * np.sin(big_e1)) - (big_e0 - e * np.sin(big_e0))
-        tof = mean * np.sqrt(a**3 / GM_EARTH)
-        px = ev / e[:, None]
-        qx = np.cross(h / hn[:, None], px)
-        c1, s1n = np.cos(nu1)[:, None], np.sin(nu1)[:, None]
-        r_out = r1[:, None] * (c1 * px + s1n * qx)
-        v_out = (GM_EARTH / hn)[:, None] * (-s1n * px + (e[:, None] + c1) * qx)
-        ok = (a > 0.0) & (e < 1.0) & (e > 1e-9) & np.isfinite(tof) & (nu0 <= nu1) & (tof >= 0)
-    tof = np.where(ok, tof, np.nan)
-    return tof, r_out, v_out
-
-
 def _burnout_crossings(xs: F64, h_bo: F64) -> tuple[F64, F64, F64]:
     """Backward coast in vacuum of each state (m, 10) to each burnout height (F,).
 
@@ -161,10 +126,10 @@ def _burnout_crossings(xs: F64, h_bo: F64) -> tuple[F64, F64, F64]:
     rn = np.linalg.norm(r, axis=1)
     r1 = rn - height(r, VACUUM) + hb
     for _ in range(2):
-        tof, r_c, v_c = _conic_crossing(r, vr, r1)
+        tof, r_c, v_c = descending_crossing(r, vr, r1)
         good = np.isfinite(tof)
         r1 = np.where(good, r1 + hb - height(np.where(good[:, None], r_c, r), VACUUM), r1)
-    tof, r_c, v_c = _conic_crossing(r, vr, r1)
+    tof, r_c, v_c = descending_crossing(r, vr, r1)
     good = np.flatnonzero(np.isfinite(tof))
     if len(good):
         dr, dv = _j2_offset(r[good], vr[good], tof[good])

@@ -32,6 +32,7 @@ from warnlink.geo.frames import (
 from warnlink.physics.atmosphere import density
 from warnlink.physics.dynamics import FULL_PHYSICS, PhysicsModel, height
 from warnlink.physics.integrate import _surface_fraction
+from warnlink.physics.kepler import descending_crossing
 from warnlink.physics.propagate import coast
 from warnlink.track.ellipse import weighted_ground_point
 from warnlink.track.state import POS, VEL, K
@@ -57,41 +58,6 @@ DT_TERMINAL_MAX = 12.0  # s, longest step at terminal speed
 H_ESCAPE = AIR_TOP_M + 20e3  # m, rows skipping back up to here leave the air phase
 ESCAPE_MARGIN_M = 1e3  # climbing rows this far above the air top's radius leave too
 MAX_AIR_PASSES = 4  # air phases (Kepler jump, air) per row before the general integrator
-
-
-def _kepler_to_radius(r: F64, v: F64, r1: float) -> tuple[F64, F64, F64]:
-    """Time of flight to the next descending crossing of radius r1, and the state there.
-
-    Closed-form two-body motion of ECI states (N, 3) above r1: the true anomaly of the
-    crossing from the conic, the time from Kepler's equation. NaN rows are conics that
-    do not come down through r1 (unbound, or perigee above it).
-    """
-    rn = np.linalg.norm(r, axis=1)
-    rv = np.einsum("ij,ij->i", r, v)
-    vv = np.einsum("ij,ij->i", v, v)
-    h = np.cross(r, v)
-    hn = np.linalg.norm(h, axis=1)
-    ev = ((vv - GM_EARTH / rn)[:, None] * r - rv[:, None] * v) / GM_EARTH
-    e = np.linalg.norm(ev, axis=1)
-    p = hn * hn / GM_EARTH
-    two_pi = 2.0 * np.pi
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a = 1.0 / (2.0 / rn - vv / GM_EARTH)
-        nu0 = np.mod(np.arctan2(rv / rn * hn / GM_EARTH, p / rn - 1.0), two_pi)
-        nu1 = two_pi - np.arccos((p / r1 - 1.0) / e)
-        s1 = np.sqrt(1.0 - e * e)
-        big_e0 = np.mod(np.arctan2(s1 * np.sin(nu0), e + np.cos(nu0)), two_pi)
-        big_e1 = np.mod(np.arctan2(s1 * np.sin(nu1), e + np.cos(nu1)), two_pi)
-        mean = (big_e1 - e * np.sin(big_e1)) - (big_e0 - e * np.sin(big_e0))
-        tof = np.mod(mean, two_pi) * np.sqrt(a**3 / GM_EARTH)
-        px = ev / e[:, None]
-        qx = np.cross(h / hn[:, None], px)
-        c1, s1n = np.cos(nu1)[:, None], np.sin(nu1)[:, None]
-        r_out = r1 * (c1 * px + s1n * qx)
-        v_out = (GM_EARTH / hn)[:, None] * (-s1n * px + (e[:, None] + c1) * qx)
-    bad = ~((a > 0.0) & (e < 1.0) & np.isfinite(tof) & (rn > r1))
-    tof[bad] = np.nan
-    return tof, r_out, v_out
 
 
 def _j2_offset(r: F64, v: F64, tof: F64) -> tuple[F64, F64]:
@@ -292,7 +258,8 @@ def _air_entry(
     and the indices, times and states of the rest (not coming down through AIR_TOP_M).
     """
     r, v = y[:, :3], y[:, 3:]
-    tof, r_top, v_top = _kepler_to_radius(r, v, R_MEAN + AIR_TOP_M)
+    tof, r_top, v_top = descending_crossing(r, v, R_MEAN + AIR_TOP_M)
+    tof[np.linalg.norm(r, axis=1) <= R_MEAN + AIR_TOP_M] = np.nan  # in the air already
     above = np.isfinite(tof)
     in_air = np.linalg.norm(r, axis=1) < R_MEAN + AIR_TOP_M if in_air_ok else np.zeros(len(t), bool)
     ok = above | in_air
