@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cli_support import warnlink
 from warnlink.formats.measurement_files import sensor_catalogue
 from warnlink.formats.records import InfraredMeasurement, Measurement, RadarMeasurement
 from warnlink.scenario.model import InfraredSpec, RadarSpec
@@ -96,3 +97,22 @@ def test_garbage_never_crashes_and_never_loses_good_lines(
     good, report = read(tmp_path_factory.mktemp("j"), lines)
     assert [m.id for m in good][:5] == [f"g{k}" for k in range(5)]
     assert report.accepted + sum(report.rejected.values()) == report.lines
+
+
+def test_track_command_counts_rejections_and_refuses_a_bad_catalogue(tmp_path: Path) -> None:
+    (tmp_path / "sensors.json").write_bytes(msgspec.json.encode(CATALOGUE))
+    feed = tmp_path / "m.jsonl"
+    feed.write_bytes(b"\n".join([radar("a", 1.0), b"not json", radar("b", 0.5), ir("c", 2.0)]))
+    out = tmp_path / "estimates.jsonl"
+    args = ["track", "--sensors", str(tmp_path / "sensors.json"), "--measurements", str(feed)]
+    proc = warnlink(*args, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    err = " ".join(proc.stderr.split())
+    assert "4 measurement lines: 2 accepted, 2 rejected" in err
+    assert "malformed" in err and "out-of-order" in err
+    assert out.exists()
+
+    (tmp_path / "sensors.json").write_text('{"epoch": "x", "sensors": [{"type": "sonar"}]}')
+    proc = warnlink(*args, "--out", str(out))
+    assert proc.returncode == 2
+    assert "sensors.json" in proc.stderr and "Traceback" not in proc.stderr
