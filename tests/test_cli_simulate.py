@@ -97,3 +97,16 @@ def test_missing_scenario_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_manifest_is_json_with_the_documented_fields(run_dir: Path) -> None:
     doc = json.loads((run_dir / "manifest.json").read_text())
     assert set(doc) == {"warnlink_version", "scenario", "epoch", "seed", "t_end", "files", "counts"}
+
+
+def test_a_scenario_without_launches_gives_clutter_only(tmp_path: Path) -> None:
+    text = SALVO.read_text()
+    start, end = text.index("[[launches]]"), text.index("[[parties]]")
+    quiet = tmp_path / "quiet.toml"
+    quiet.write_text(text[:start] + text[end:])
+    out = tmp_path / "out"
+    proc = warnlink("simulate", str(quiet), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    labels = list(iter_jsonl(out / "labels.jsonl", Label))
+    assert labels and all(lab.object is None for lab in labels)
+    assert (out / "truth.jsonl").read_text() == ""

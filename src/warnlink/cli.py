@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from warnlink import __version__
 from warnlink.formats.jsonl import FormatError
 from warnlink.physics.targeting import TargetingError
 from warnlink.scenario.load import ScenarioError, load_scenario
+from warnlink.tables import table
 
 console = Console(stderr=True)
 
@@ -74,12 +74,10 @@ def _cmd_track(args: argparse.Namespace) -> int:
         f"({rate:,.0f} measurements/s)"
     )
     if inputs.rejected:
-        table = Table(title="Rejected measurements")
-        table.add_column("reason")
-        table.add_column("count", justify="right")
+        rejected = table("Rejected measurements", ("reason",), ("count",))
         for reason, count in inputs.rejected.most_common():
-            table.add_row(reason, str(count))
-        console.print(table)
+            rejected.add_row(reason, str(count))
+        console.print(rejected)
         for ex in inputs.examples[:5]:
             console.print(f"  line {ex.line}: {ex.reason}: {ex.detail}", highlight=False)
     console.print(f"estimates: [bold]{args.out}[/]")

@@ -20,7 +20,7 @@ from warnlink.geo.frames import (
 from warnlink.physics import kepler
 from warnlink.physics.dynamics import FULL_PHYSICS, PhysicsModel
 from warnlink.physics.flight import fly
-from warnlink.physics.kepler import descending_crossing
+from warnlink.physics.kepler import descending_crossing, j2_offset
 from warnlink.physics.propagate import coast
 from warnlink.physics.truth import Truth
 from warnlink.physics.vehicles import VEHICLES
@@ -241,7 +241,7 @@ def test_j2_offset_matches_integration() -> None:
     v = np.array([[0.0, 6500.0, 3500.0], [-7000.0, 0.0, 1500.0]])  # perigees above 400 km
     tof = np.array([900.0, 2400.0])
     no_drag = PhysicsModel(drag=False)
-    dr, dv = predict_mod._j2_offset(r, v, tof)
+    dr, dv = j2_offset(r, v, tof)
     arcs = coast(np.zeros(2), r, v, t_stop=tof, model=no_drag)
     kep = coast(np.zeros(2), r, v, t_stop=tof, model=PhysicsModel(drag=False, j2=False))
     for i in range(2):

@@ -295,14 +295,3 @@ def impact_bound(
             raise ValueError(f"{object_id} has no radar detection after burnout")
         t_ref = float(obs.t[late][0])
     return bound(track, obs, t_ref, beta, times, beta_log_sigma)
-
-
-def impact_crlb(
-    source: Path | Simulation,
-    object_id: str,
-    times: ArrayLike,
-    t_ref: float | None = None,
-    beta_log_sigma: float | None = None,
-) -> F64:
-    """Bound (m) on the RMS impact-point error (east/north) from the information up to each time."""
-    return impact_bound(source, object_id, times, t_ref, beta_log_sigma).rms_m

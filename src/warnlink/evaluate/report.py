@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from warnlink.evaluate.metrics import Evaluation
 from warnlink.formats.jsonl import write_json
+from warnlink.tables import table
 
 
 def _m(x: float | None) -> str:
@@ -34,25 +34,20 @@ def _err(point: dict[str, Any] | None, key: str) -> str:
     return _m(point["error_m"][key]) if point and point.get("n") else "-"
 
 
-def _table(title: str, cols: list[str]) -> Table:
-    t = Table(title=title)
-    for i, col in enumerate(cols):
-        t.add_column(col, justify="left" if i == 0 else "right")
-    return t
-
-
 def print_report(console: Console, ev: Evaluation) -> None:
     """Per-RV warning quality, then association and GOSPA, in a few tables."""
     s = ev.summary
     rows = [*s["rvs"].items(), ("all RVs", s["overall"])]
     conf = (s["overall"].get("impact") or {}).get("coverage", {}).get("confidence")
-    imp = _table(
+    imp = table(
         "Impact prediction per RV (times: s after launch; errors: m)",
-        ["RV", "1st est", "1st impact", "err final", "median", "dt final s", "coverage"],
+        ("RV",),
+        ("1st est", "1st impact", "err final", "median", "dt final s", "coverage"),
     )
-    lau = _table(
+    lau = table(
         "Launch estimate and state consistency per RV",
-        ["RV", "err final", "median", "dt final s", "coverage", "NEES mean"],
+        ("RV",),
+        ("err final", "median", "dt final s", "coverage", "NEES mean"),
     )
     for name, r in rows:
         i, la, nees = r.get("impact"), r.get("launch"), r["nees"]
@@ -79,9 +74,9 @@ def print_report(console: Console, ev: Evaluation) -> None:
         console.print(
             f"coverage: share of updates whose stated ellipse ({conf:.0%}) holds the truth"
         )
-    obj = Table(title="Continuity per truth object")
-    for col in ("object", "kind", "tracks", "breaks", "life under track"):
-        obj.add_column(col, justify="left" if col in ("object", "kind") else "right")
+    obj = table(
+        "Continuity per truth object", ("object", "kind"), ("tracks", "breaks", "life under track")
+    )
     for oid, o in s["objects"].items():
         obj.add_row(
             oid,
@@ -91,9 +86,11 @@ def print_report(console: Console, ev: Evaluation) -> None:
             f"{o['lifetime_share_tracked']:.0%}",
         )
     console.print(obj)
-    trk = Table(title="Purity per track")
-    for col in ("track", "dominant object", "purity", "measurements", "false alarms"):
-        trk.add_column(col, justify="left" if col in ("track", "dominant object") else "right")
+    trk = table(
+        "Purity per track",
+        ("track", "dominant object"),
+        ("purity", "measurements", "false alarms"),
+    )
     for tid, tr in s["tracks"].items():
         trk.add_row(
             tid,

@@ -120,7 +120,7 @@ def hermite(y0: F64, y1: F64, dt: F64, s: F64) -> F64:
     )  # fmt: skip
 
 
-def _surface_fraction(y0: F64, y1: F64, dt: F64, h0: F64, h1: F64, model: PhysicsModel) -> F64:
+def surface_fraction(y0: F64, y1: F64, dt: F64, h0: F64, h1: F64, model: PhysicsModel) -> F64:
     """Fraction of the step where the height crosses zero (Illinois regula falsi)."""
     a, b = np.zeros_like(dt), np.ones_like(dt)
     fa, fb = h0.copy(), h1.copy()
@@ -148,7 +148,7 @@ def _to_surface(
     start; in the hardest deceleration the interpolant is metres off, which two Newton
     corrections on the radial speed remove.
     """
-    tau = _surface_fraction(y0, y1, dt, h0, h1, model) * dt
+    tau = surface_fraction(y0, y1, dt, h0, h1, model) * dt
     for _ in range(2):
         y = _rk4(t, y0, tau, p, model, h0)
         h = height(y[:, :3], model)

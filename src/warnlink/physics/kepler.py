@@ -12,8 +12,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from warnlink.geo.frames import GM_EARTH
+from warnlink.physics.gravity import gravity
 
 F64 = NDArray[np.float64]
+
+J2_STEP_S = 180.0  # s, longest paired RK4 step of j2_offset
 
 
 def great_circle(
@@ -169,3 +172,30 @@ def descending_crossing(r: F64, v: F64, r1: ArrayLike) -> tuple[F64, F64, F64]:
         v_out = (GM_EARTH / hn)[:, None] * (-s1n * px + (e[:, None] + c1) * qx)
         ok = (a > 0.0) & (e < 1.0) & (e > 1e-9) & np.isfinite(tof) & (nu0 <= nu1) & (tof >= 0)
     return np.where(ok, tof, np.nan), r_out, v_out
+
+
+def j2_offset(r: F64, v: F64, tof: F64) -> tuple[F64, F64]:
+    """What J2 adds to the position and velocity of two-body motion over tof (s) per row.
+
+    Both motions are integrated with the same RK4 steps (every row in the same number of
+    steps, at most J2_STEP_S); their truncation errors, far larger than the offset, cancel
+    in the difference: decimetres from 120 s steps, a metre or two from 180 s (over a
+    40-minute coast; the offset is then 30 km), 30 m from 470 s.
+    """
+    n = len(r)
+    steps = int(np.clip(np.ceil(np.max(tof) / J2_STEP_S), 2, 1000))
+    y = np.concatenate([np.concatenate([r, v], axis=1)] * 2)
+    dt = np.concatenate([tof, tof])[:, None] / steps
+
+    def deriv(y: F64) -> F64:
+        acc = np.concatenate([gravity(y[:n, :3], j2=True), gravity(y[n:, :3], j2=False)])
+        return np.concatenate([y[:, 3:], acc], axis=1)
+
+    for _ in range(steps):
+        k1 = deriv(y)
+        k2 = deriv(y + 0.5 * dt * k1)
+        k3 = deriv(y + 0.5 * dt * k2)
+        k4 = deriv(y + dt * k3)
+        y = y + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    d = y[:n] - y[n:]
+    return d[:, :3], d[:, 3:]

@@ -6,9 +6,9 @@ from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 from warnlink.sim.run import Simulation
+from warnlink.tables import table
 
 
 def print_summary(
@@ -16,25 +16,20 @@ def print_summary(
 ) -> None:
     sc = sim.scenario
     console.print(f"[bold]{sc.name}[/]  ({len(sc.flights())} flights, {len(sc.sensors)} sensors)")
-    events = Table(title="Flight events", show_lines=False)
-    for col in ("t [s]", "event", "object", "lat", "lon", "alt [km]"):
-        events.add_column(col, justify="right" if col != "event" and col != "object" else "left")
+    events = table("Flight events", ("event", "object"), ("t [s]", "lat", "lon", "alt [km]"))
     for e in sorted(sim.truth.events, key=lambda e: e.t):
         if e.kind in ("launch", "burnout", "apogee", "impact", "orbit"):
             events.add_row(
-                f"{e.t:8.1f}",
                 e.kind,
                 e.object_id,
+                f"{e.t:8.1f}",
                 f"{e.lat_deg:7.3f}",
                 f"{e.lon_deg:8.3f}",
                 f"{e.alt_m / 1e3:8.1f}",
             )
     console.print(events)
     per_sensor = Counter({b.sensor_id: len(b.t) for b in sim.batches})
-    sensors = Table(title="Measurements per sensor")
-    sensors.add_column("sensor")
-    sensors.add_column("count", justify="right")
-    sensors.add_column("false alarms", justify="right")
+    sensors = table("Measurements per sensor", ("sensor",), ("count", "false alarms"))
     for b in sim.batches:
         sensors.add_row(b.sensor_id, str(per_sensor[b.sensor_id]), str(int((b.truth < 0).sum())))
     console.print(sensors)

@@ -53,9 +53,10 @@ def simulate(scenario: Scenario, step: Step = lambda _: None) -> Simulation:
     t_end = (
         scenario.duration_s
         if scenario.duration_s is not None
-        else max(o.t_end for o in truth.objects)
+        else max((o.t_end for o in truth.objects), default=0.0)
     )
-    t_start = min(launch.time_s for launch in scenario.launches)
+    # no launches: the sensors see only clutter, from t = 0
+    t_start = min((launch.time_s for launch in scenario.launches), default=0.0)
     step(f"observing with {len(scenario.sensors)} sensors")
     t1 = time.perf_counter()
     rng = np.random.default_rng(scenario.seed)

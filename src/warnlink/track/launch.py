@@ -29,10 +29,10 @@ from numpy.typing import NDArray
 from warnlink.formats.records import GroundPoint
 from warnlink.geo.frames import GM_EARTH, R_MEAN, ecef_to_geodetic, eci_to_ecef, enu_basis
 from warnlink.physics.dynamics import PhysicsModel, height
-from warnlink.physics.kepler import descending_crossing
+from warnlink.physics.kepler import descending_crossing, j2_offset
 from warnlink.track.ellipse import ground_point
 from warnlink.track.launch_templates import kinematics, templates
-from warnlink.track.predict import _j2_offset, sigma_points, sigma_weights
+from warnlink.track.predict import sigma_points, sigma_weights
 from warnlink.track.state import POS, VEL, eci_to_ecef_jacobian
 
 F64 = NDArray[np.float64]
@@ -132,7 +132,7 @@ def _burnout_crossings(xs: F64, h_bo: F64) -> tuple[F64, F64, F64]:
     tof, r_c, v_c = descending_crossing(r, vr, r1)
     good = np.flatnonzero(np.isfinite(tof))
     if len(good):
-        dr, dv = _j2_offset(r[good], vr[good], tof[good])
+        dr, dv = j2_offset(r[good], vr[good], tof[good])
         rg, vg = r_c[good] + dr, v_c[good] + dv
         rate = np.einsum("ij,ij->i", rg, vg) / np.linalg.norm(rg, axis=1)
         dt = (hb[good] - height(rg, VACUUM)) / np.minimum(rate, -1e-3)

@@ -25,14 +25,14 @@ from warnlink.geo.frames import (
     B_WGS84,
     E2_WGS84,
     GM_EARTH,
-    J2_EARTH,
     R_MEAN,
     rot_z,
 )
 from warnlink.physics.atmosphere import density
-from warnlink.physics.dynamics import FULL_PHYSICS, PhysicsModel, height
-from warnlink.physics.integrate import _surface_fraction
-from warnlink.physics.kepler import descending_crossing
+from warnlink.physics.dynamics import FULL_PHYSICS, PhysicsModel, air_velocity, height
+from warnlink.physics.gravity import gravity
+from warnlink.physics.integrate import surface_fraction
+from warnlink.physics.kepler import descending_crossing, j2_offset
 from warnlink.physics.propagate import coast
 from warnlink.track.ellipse import weighted_ground_point
 from warnlink.track.state import POS, VEL, K
@@ -46,7 +46,6 @@ ORBIT_PERIGEE_M = 120e3  # osculating perigee height above which a point stays u
 HORIZON_S = 3.0 * 3600.0  # points still flying after this are counted as up
 ORBIT_REPORT_SHARE = 0.01  # report an Orbit once this share of the distribution stays up
 AIR_TOP_M = 130e3  # above R_MEAN: drag is far below a metre's effect from here up
-J2_STEP_S = 180.0  # s, longest paired RK4 step for J2's offset over the vacuum coast
 DT_AIR = 2.0  # s, integration step in the air
 DT_THIN = 6.0  # s, integration step above H_THIN
 H_THIN = 70e3  # m, below which the air needs DT_AIR
@@ -58,44 +57,6 @@ DT_TERMINAL_MAX = 12.0  # s, longest step at terminal speed
 H_ESCAPE = AIR_TOP_M + 20e3  # m, rows skipping back up to here leave the air phase
 ESCAPE_MARGIN_M = 1e3  # climbing rows this far above the air top's radius leave too
 MAX_AIR_PASSES = 4  # air phases (Kepler jump, air) per row before the general integrator
-
-
-def _j2_offset(r: F64, v: F64, tof: F64) -> tuple[F64, F64]:
-    """What J2 adds to the position and velocity of two-body motion over tof (s) per row.
-
-    Both motions are integrated with the same RK4 steps (every row in the same number of
-    steps, at most J2_STEP_S); their truncation errors, far larger than the offset, cancel
-    in the difference: decimetres from 120 s steps, a metre or two from 180 s (over a
-    40-minute coast; the offset is then 30 km), 30 m from 470 s.
-    """
-    n = len(r)
-    steps = int(np.clip(np.ceil(np.max(tof) / J2_STEP_S), 2, 1000))
-    y = np.concatenate([np.concatenate([r, v], axis=1)] * 2)
-    dt = np.concatenate([tof, tof])[:, None] / steps
-    j2 = np.r_[np.full(n, 1.5 * J2_EARTH * A_WGS84 * A_WGS84), np.zeros(n)]
-
-    def deriv(y: F64) -> F64:
-        x0, x1, x2 = y[:, 0], y[:, 1], y[:, 2]
-        r2 = x0 * x0 + x1 * x1 + x2 * x2
-        g = -GM_EARTH / (r2 * np.sqrt(r2))
-        k = j2 / r2
-        zz = x2 * x2 / r2
-        g_xy = g * (1.0 + k * (1.0 - 5.0 * zz))
-        out = np.empty_like(y)
-        out[:, :3] = y[:, 3:]
-        out[:, 3] = g_xy * x0
-        out[:, 4] = g_xy * x1
-        out[:, 5] = g * (1.0 + k * (3.0 - 5.0 * zz)) * x2
-        return out
-
-    for _ in range(steps):
-        k1 = deriv(y)
-        k2 = deriv(y + 0.5 * dt * k1)
-        k3 = deriv(y + 0.5 * dt * k2)
-        k4 = deriv(y + dt * k3)
-        y = y + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-    d = y[:n] - y[n:]
-    return d[:, :3], d[:, 3:]
 
 
 # ln density on a 50 m grid up to the top of the air phase: linear interpolation of
@@ -128,34 +89,16 @@ def _height(r: F64, model: PhysicsModel) -> F64:
 
 
 def _air_derivative(y: F64, inv_beta: F64, model: PhysicsModel) -> F64:
-    """Gravity (J2 if modelled) and drag, fused for speed; state rows (N, 6) in ECI.
+    """Gravity (J2 if modelled) and drag of state rows (N, 6) in ECI.
 
-    The height for the density is _fast_height's.
+    Drag uses _fast_height and the tabulated ln density instead of the exact geodetic
+    height and the layered model: the two costs that dominate a step.
     """
     r, v = y[:, :3], y[:, 3:]
-    x0, x1, x2 = r[:, 0], r[:, 1], r[:, 2]
-    p2 = x0 * x0 + x1 * x1
-    r2 = p2 + x2 * x2
-    rn = np.sqrt(r2)
-    g = -GM_EARTH / (r2 * rn)
-    if model.j2:
-        k = (1.5 * J2_EARTH * A_WGS84 * A_WGS84) / r2
-        zz = x2 * x2 / r2
-        g_xy = g * (1.0 + k * (1.0 - 5.0 * zz))
-        g_z = g * (1.0 + k * (3.0 - 5.0 * zz))
-    else:
-        g_xy = g_z = g
-    h = _fast_height(rn, p2, x2 * x2, model)
-    w = model.omega
-    va0, va1, va2 = v[:, 0] + w * x1, v[:, 1] - w * x0, v[:, 2]
-    rho = np.exp(np.interp(h, _LN_RHO_Z, _LN_RHO))
-    c = -0.5 * rho * inv_beta * np.sqrt(va0 * va0 + va1 * va1 + va2 * va2)
-    out = np.empty_like(y)
-    out[:, :3] = v
-    out[:, 3] = g_xy * x0 + c * va0
-    out[:, 4] = g_xy * x1 + c * va1
-    out[:, 5] = g_z * x2 + c * va2
-    return out
+    va = air_velocity(r, v, model)
+    rho = np.exp(np.interp(_height(r, model), _LN_RHO_Z, _LN_RHO))
+    c = -0.5 * rho * inv_beta * np.linalg.norm(va, axis=1)
+    return np.concatenate([v, gravity(r, model.j2) + c[:, None] * va], axis=1)
 
 
 def _dense_step(y: F64, h: F64, inv_beta: F64, model: PhysicsModel) -> F64:
@@ -237,7 +180,7 @@ def _through_air(
         t0, y0, h0, y1, h1, dt = (np.concatenate(c) for c in zip(*hit_data, strict=True))
         ib = inv_beta[idx]
         h0, h1 = height(y0[:, :3], model), height(y1[:, :3], model)  # same signs, exact
-        tau = _surface_fraction(y0, y1, dt, h0, h1, model) * dt
+        tau = surface_fraction(y0, y1, dt, h0, h1, model) * dt
         for _ in range(2):
             y = _air_rk4(y0, tau, ib, model)
             hh = height(y[:, :3], model)
@@ -266,7 +209,7 @@ def _air_entry(
     t_start, y_start = t.copy(), y.copy()
     y_start[above] = np.concatenate([r_top[above], v_top[above]], axis=1)
     if model.j2 and above.any():
-        dr, dv = _j2_offset(r[above], v[above], tof[above])
+        dr, dv = j2_offset(r[above], v[above], tof[above])
         y_start[above] += np.concatenate([dr, dv], axis=1)
     t_start[above] += tof[above]
     go = np.flatnonzero(ok)
