@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from warnlink.track import imm, ukf
-from warnlink.track.associate import assign, innovations, score
+from warnlink.track.associate import assign, innovations, jpda, score
 from warnlink.track.imm import Switching
 
 
@@ -51,15 +51,44 @@ def test_imm_mixing_keeps_the_mixture_and_update_favours_the_likelier_model() ->
     x = rng.normal(size=(2, 2, 10))
     P = _random_cov(rng, 4, 10).reshape(2, 2, 10, 10)
     mu = np.array([[0.7, 0.3], [0.2, 0.8]])
-    x0, _, cbar = imm.mix(x, P, mu, np.array([1.0, 5.0]), Switching())
+    x0, _, cbar = imm.mix(x, P, mu, np.array([1.0, 5.0]), Switching(), np.array([True, True]))
     assert np.allclose(cbar.sum(axis=1), 1.0)
     # total mean is preserved by the interaction
     assert np.allclose(np.einsum("nj,njd->nd", cbar, x0), np.einsum("nj,njd->nd", mu, x))
-    nu = np.zeros((2, 2, 1))
+    nu = np.zeros((2, 2, 1, 1))
     S = np.ones((2, 2, 1, 1))
     C = np.zeros((2, 2, 10, 1))
-    _, _, mu_new = imm.update(x, P, mu, C, S, nu, np.log([[1.0, 0.01], [1.0, 0.01]]))
+    loglik = np.log([[1.0, 0.01], [1.0, 0.01]])[:, :, None]
+    _, _, mu_new = imm.update(x, P, mu, C, S, nu, loglik, np.ones((2, 1)))
     assert (mu_new[:, 0] > mu[:, 0]).all()
+
+
+def test_pda_update_matches_the_textbook_formula() -> None:
+    """Bar-Shalom's PDA: x + K nu_bar, P - (1 - b0) K S K' + K (spread of the nu) K'."""
+    rng = np.random.default_rng(5)
+    d, m, J = 4, 2, 3
+    P1 = _random_cov(rng, 1, d)[0]
+    H = rng.normal(size=(m, d))
+    R = np.diag([0.3, 0.5])
+    S1, C1 = H @ P1 @ H.T + R, P1 @ H.T
+    nus = rng.normal(size=(J, m))
+    b = np.array([0.5, 0.2, 0.1])  # 0.2 that none is the track's
+    K = C1 @ np.linalg.inv(S1)
+    nb = b @ nus
+    spread = np.einsum("j,ji,jk->ik", b, nus, nus) - np.outer(nb, nb)
+    P_ref = P1 - b.sum() * K @ S1 @ K.T + K @ spread @ K.T
+    x1 = rng.normal(size=d)
+    stack = np.broadcast_to
+    xn, Pn, mu_n = imm.update(
+        stack(x1, (1, 2, d)).copy(), stack(P1, (1, 2, d, d)).copy(), np.array([[0.5, 0.5]]),
+        stack(C1, (1, 2, d, m)).copy(), stack(S1, (1, 2, m, m)).copy(),
+        stack(nus, (1, 2, J, m)).copy(), np.zeros((1, 2, J)), b[None],
+    )  # fmt: skip
+    assert np.allclose(xn[0, 0], x1 + K @ nb) and np.allclose(Pn[0, 1], P_ref)
+    assert np.allclose(mu_n, 0.5)  # equal likelihoods leave the models as they were
+    # the association doubt makes the covariance larger than a sure update with nu_bar
+    grown = np.linalg.eigvalsh(Pn[0, 0] - (P1 - K @ S1 @ K.T))
+    assert grown.min() > -1e-9 and grown.max() > 0.1
 
 
 def test_innovations_wrap_angles() -> None:
@@ -83,3 +112,21 @@ def test_gating_and_tiers() -> None:
     # with only one plot between them, the confirmed track gets it even if farther
     one = assign(cost[:, :1], feasible[:, :1], [np.array([1]), np.array([0])])
     assert one == [(1, 0)]
+
+
+def test_jpda_splits_ambiguous_plots_and_leaves_clear_ones_alone() -> None:
+    """Two confirmed tracks between two plots: each plot half each's; one far track: no JPDA."""
+    # cost = -log likelihood; tracks 0 and 1 see plots 0 and 1 alike, track 2 only plot 2
+    cost = np.array([[1.0, 1.0, 50.0], [1.0, 1.0, 50.0], [50.0, 50.0, 1.0]])
+    feasible = cost < 10.0
+    rows, beta = jpda(cost, feasible, np.arange(3), pd=0.95, log_clutter=-20.0)
+    assert sorted(rows.tolist()) == [0, 1]  # track 2 shares nothing: left to GNN
+    assert np.allclose(beta[:, :2], 0.5, atol=1e-6) and np.allclose(beta[:, 2], 0.0)
+    # one plot clearly nearer each track: the marginals follow, and sum to at most 1
+    cost2 = np.array([[1.0, 6.0], [6.0, 1.0]])
+    _, beta2 = jpda(cost2, cost2 < 10.0, np.arange(2), pd=0.95, log_clutter=-20.0)
+    assert beta2[0, 0] > 0.99 and beta2[1, 1] > 0.99
+    assert (beta2.sum(axis=1) <= 1.0 + 1e-12).all() and (beta2.sum(axis=0) <= 1.0 + 1e-12).all()
+    # dense clutter makes "not mine" likelier: the track keeps some doubt
+    _, beta3 = jpda(cost2, cost2 < 10.0, np.arange(2), pd=0.95, log_clutter=0.0)
+    assert beta3[0, 0] < beta2[0, 0]

@@ -42,7 +42,7 @@ def salvo_truth() -> Truth:
 def _eci_state(truth: Truth, obj: str, t: float, k: float) -> np.ndarray:
     r, v, _, _ = truth.object(obj).state_at(t)
     ri, vi = ecef_to_eci(t, r, v)
-    return np.concatenate([ri, vi, np.zeros(3), [k]])
+    return np.concatenate([ri, vi, np.zeros(3), [np.log(k)]])
 
 
 @pytest.mark.parametrize(("t0", "t1"), [(150.0, 250.0), (300.0, 470.0)])

@@ -80,6 +80,43 @@ _GRID_LN_RHO = CubicSpline(
 _TOP_SLOPE = (_GRID_LN_RHO[-1] - _GRID_LN_RHO[-2]) / (_GRID_Z[-1] - _GRID_Z[-2])
 
 
+def _segment_table() -> tuple[F64, F64]:
+    """Breaks (geometric m) and per-segment coefficients of ln density, for density().
+
+    On every segment ln rho = a + b log1p(c s) + e s, with s the offset from the segment's
+    base of its own coordinate z / (1 + g z): geopotential height in a layer (g = 1/R0;
+    the exact hydrostatic solution, b = c = 0 where isothermal, e = 0 elsewhere),
+    geometric height (g = 0) in the 250 m table (the same linear interpolation as
+    np.interp) and above it. One sorted
+    look-up and a dozen elementwise operations then serve every height, which matters
+    for the tracker's many small batches. Index 0 (below sea level) reproduces the old
+    look-up, which wrapped to the last layer there.
+    """
+    lapse, safe = _LAPSE, np.where(_LAPSE == 0.0, 1.0, _LAPSE)
+    ln_rho_b = np.log(_P_BASE * M0 / (R_STAR * _T_BASE))
+    layer = np.stack(
+        [
+            ln_rho_b,
+            np.where(lapse == 0.0, 0.0, -(_GMR / safe + 1.0)),
+            lapse / _T_BASE,
+            np.where(lapse == 0.0, -_GMR / _T_BASE, 0.0),
+            _H_BASE,
+            np.full_like(_H_BASE, 1.0 / R0_US76),  # geopotential coordinate
+        ]
+    )
+    layer = np.concatenate([layer[:, -1:], layer], axis=1)
+    slope = np.diff(_GRID_LN_RHO) / np.diff(_GRID_Z)
+    n = _GRID_Z.size
+    upper = np.stack(
+        [_GRID_LN_RHO, np.zeros(n), np.zeros(n), np.r_[slope, _TOP_SLOPE], _GRID_Z, np.zeros(n)]
+    )
+    z_layer = R0_US76 * _H_BASE / (R0_US76 - _H_BASE)
+    return np.r_[z_layer, _GRID_Z], np.concatenate([layer, upper], axis=1)
+
+
+_BREAKS_Z, _SEGMENTS = _segment_table()
+
+
 def density(z_m: ArrayLike) -> F64:
     """Air density (kg/m^3) at geometric heights z_m (m), any shape.
 
@@ -87,7 +124,8 @@ def density(z_m: ArrayLike) -> F64:
     the few metres an impact refinement may dig); above 1000 km the top scale height is
     extrapolated, so density stays positive and decreasing.
     """
-    z = np.clip(np.asarray(z_m, float), -5000.0, None)
-    low = _layered_density(np.minimum(z, Z_LAYERS_TOP))
-    ln_high = np.interp(z, _GRID_Z, _GRID_LN_RHO) + _TOP_SLOPE * np.maximum(z - Z_TOP, 0.0)
-    return np.where(z <= Z_LAYERS_TOP, low, np.exp(ln_high))
+    # the upper bound only keeps z = inf finite (density 0) in the look-up's arithmetic
+    z = np.minimum(np.maximum(np.asarray(z_m, float), -5000.0), 1e300)
+    a, b, c, e, base, g = np.take(_SEGMENTS, _BREAKS_Z.searchsorted(z, "right"), axis=1)
+    s = z / (1.0 + g * z) - base
+    return np.asarray(np.exp(a + b * np.log1p(c * s) + e * s), float)

@@ -14,19 +14,30 @@ from warnlink.geo.frames import A_WGS84, GM_EARTH, J2_EARTH
 
 F64 = NDArray[np.float64]
 
+_J2_FACTOR = 1.5 * J2_EARTH * A_WGS84 * A_WGS84
+
 
 def gravity(r: ArrayLike, j2: bool = True) -> F64:
-    """Gravitational acceleration (m/s^2) at positions r (..., 3), z along Earth's axis."""
+    """Gravitational acceleration (m/s^2) at positions r (..., 3), z along Earth's axis.
+
+    Written per component (no reductions over the short last axis, no stacking): the
+    tracker calls this on a few hundred rows at a time, where numpy call overhead rules.
+    """
     p: F64 = np.asarray(r, float)
-    r2: F64 = np.einsum("...i,...i->...", p, p)
+    x, y, z = p[..., 0], p[..., 1], p[..., 2]
+    z2 = z * z
+    r2 = x * x + y * y + z2
     a = -GM_EARTH / (r2 * np.sqrt(r2))
     if not j2:
         return a[..., None] * p
-    k = 1.5 * J2_EARTH * A_WGS84 * A_WGS84 / r2
-    zz = p[..., 2] * p[..., 2] / r2
-    f_xy = a * (1.0 + k * (1.0 - 5.0 * zz))
-    f_z = a * (1.0 + k * (3.0 - 5.0 * zz))
-    return p * np.stack([f_xy, f_xy, f_z], axis=-1)
+    k = _J2_FACTOR / r2
+    zz5 = 5.0 * (z2 / r2)
+    f_xy = a * (1.0 + k * (1.0 - zz5))
+    out = np.empty_like(p)
+    np.multiply(x, f_xy, out=out[..., 0])
+    np.multiply(y, f_xy, out=out[..., 1])
+    np.multiply(z, a * (1.0 + k * (3.0 - zz5)), out=out[..., 2])
+    return out
 
 
 def potential(r: ArrayLike, j2: bool = True) -> F64:

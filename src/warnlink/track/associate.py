@@ -3,10 +3,17 @@
 Gating: squared Mahalanobis distance of the innovation under either IMM model.
 Assignment: global nearest neighbour (scipy linear_sum_assignment) on the negative log
 likelihood of the IMM mixture, in priority tiers: confirmed tracks choose first, then
-tentative ones among what is left. The tiers are the guard against closely spaced objects
-that defeats plain GNN here: a tentative track born on a neighbour (a separating stage, a
-false alarm) can never steal the plot of an established track, and a duplicate tentative
-track on an already tracked object starves and dies.
+tentative ones among what is left. The tiers guard against one kind of closely spaced
+objects: a tentative track born on a neighbour (a separating stage, a false alarm) can
+never steal the plot of an established track, and a duplicate tentative track on an
+already tracked object starves and dies.
+
+Confirmed tracks whose gates share plots (an RV and its spent stage drifting apart at a
+few m/s stay unresolved for minutes) are not given hard assignments: a coin-toss swap
+would enter the state as if certain, and a filter with little process noise never
+recovers from it. Joint probabilistic data association (JPDA) weighs every feasible
+joint assignment of the cluster instead, and the update spreads the state's covariance
+by what remains uncertain.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from warnlink.track.ukf import log_likelihood
 F64 = NDArray[np.float64]
 BOOL = NDArray[np.bool_]
 INFEASIBLE = 1e12
+MAX_JOINT_EVENTS = 20000  # larger clusters fall back to GNN
 
 
 def innovations(z: F64, zhat: F64, angle_cols: Sequence[int]) -> F64:
@@ -43,10 +51,13 @@ def score(nu: F64, S: F64, mu: F64, gate: float) -> tuple[F64, F64, BOOL]:
     return loglik, cost, d2.min(axis=1) < gate
 
 
-def assign(cost: F64, feasible: BOOL, tiers: Sequence[NDArray[np.intp]]) -> list[tuple[int, int]]:
-    """Track-measurement pairs (row, column) by GNN, one tier of rows after another."""
+def assign(
+    cost: F64, feasible: BOOL, tiers: Sequence[NDArray[np.intp]], taken: BOOL | None = None
+) -> list[tuple[int, int]]:
+    """Track-measurement pairs (row, column) by GNN, one tier of rows after another;
+    columns already taken (by JPDA clusters) are not offered."""
     pairs: list[tuple[int, int]] = []
-    free = np.ones(cost.shape[1], bool)
+    free = np.ones(cost.shape[1], bool) if taken is None else ~taken
     for rows in tiers:
         cols = np.flatnonzero(free)
         if rows.size == 0 or cols.size == 0:
@@ -63,6 +74,71 @@ def assign(cost: F64, feasible: BOOL, tiers: Sequence[NDArray[np.intp]]) -> list
                 pairs.append((int(r_idx[a]), int(cols[b])))
                 free[cols[b]] = False
     return pairs
+
+
+def jpda(
+    cost: F64, feasible: BOOL, rows: NDArray[np.intp], pd: float, log_clutter: float
+) -> tuple[NDArray[np.intp], F64]:
+    """Association probabilities of the rows that share gated plots with another row.
+
+    cost (n, M): negative log likelihood of each plot under each track; log_clutter: log
+    spatial density of false plots. A joint event assigns each track of a cluster one of
+    its gated plots or none, no plot twice; its weight is the product of pd * L / clutter
+    over assigned tracks and 1 - pd over the others. Returns the clustered rows and
+    their probabilities (k, M); clusters too large to enumerate are left to GNN.
+    """
+    rows = rows[feasible[rows].any(axis=1)]
+    shared = feasible[rows].sum(axis=0) >= 2
+    if not shared.any():
+        return np.zeros(0, np.intp), np.zeros((0, cost.shape[1]))
+    # clusters: connected components of rows linked through common plots
+    label = np.arange(len(rows))
+    for c in np.flatnonzero(shared):
+        members = np.flatnonzero(feasible[rows, c])
+        label[np.isin(label, label[members])] = label[members].min()
+    out_rows: list[NDArray[np.intp]] = []
+    out_beta: list[F64] = []
+    for lab in np.unique(label):
+        members = rows[label == lab]
+        if len(members) < 2:
+            continue
+        beta = _cluster_beta(cost[members], feasible[members], pd, log_clutter)
+        if beta is not None:
+            out_rows.append(members)
+            out_beta.append(beta)
+    if not out_rows:
+        return np.zeros(0, np.intp), np.zeros((0, cost.shape[1]))
+    return np.concatenate(out_rows), np.concatenate(out_beta)
+
+
+def _cluster_beta(cost: F64, feasible: BOOL, pd: float, log_clutter: float) -> F64 | None:
+    """Marginal association probabilities (T, M) of one cluster by enumeration."""
+    options = [np.flatnonzero(f) for f in feasible]
+    if np.prod([len(o) + 1 for o in options], dtype=float) > MAX_JOINT_EVENTS:
+        return None
+    gain = np.log(pd) - cost - log_clutter  # log weight of track t taking plot m ...
+    miss = np.log1p(-pd)  # ... against missing it
+    events: list[tuple[float, list[int]]] = []
+
+    def walk(t: int, used: frozenset[int], logw: float, picks: list[int]) -> None:
+        if t == len(options):
+            events.append((logw, picks))
+            return
+        walk(t + 1, used, logw + miss, [*picks, -1])
+        for m in options[t]:
+            if int(m) not in used:
+                walk(t + 1, used | {int(m)}, logw + float(gain[t, m]), [*picks, int(m)])
+
+    walk(0, frozenset(), 0.0, [])
+    logw = np.array([e[0] for e in events])
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    beta = np.zeros(cost.shape)
+    for weight, (_, picks) in zip(w, events, strict=True):
+        for t, m in enumerate(picks):
+            if m >= 0:
+                beta[t, m] += weight
+    return beta
 
 
 def wrap(a: F64) -> F64:

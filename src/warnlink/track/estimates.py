@@ -19,12 +19,12 @@ from warnlink.formats.records import Estimate, GroundPoint, Orbit, vec3
 from warnlink.geo.frames import eci_to_ecef
 from warnlink.track.launch import LaunchEstimator
 from warnlink.track.predict import predict_impacts
-from warnlink.track.state import K, eci_to_ecef_jacobian
+from warnlink.track.state import LOG_K, eci_to_ecef_jacobian
 from warnlink.track.tracker import TrackUpdate
 
 BOOST_PHASE = 0.5  # boost probability above which the phase is called boost
 ORBITAL_PHASE = 0.5  # orbit probability above which the phase is called orbital
-K_OBSERVABLE = 0.5  # relative 1-sigma of k below which a ballistic coefficient is reported
+K_OBSERVABLE = 0.5  # 1-sigma of ln k below which a ballistic coefficient is reported
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ class EstimateMaker:
             np.stack([u.x for u in batch]),
             np.stack([u.P for u in batch]),
             confidence=self.confidence,
-            boost_probability=np.array([u.boost_probability for u in batch]),
+            # while the motor may still relight, where it comes down is not yet known
+            boost_probability=np.array([u.boost_probability if u.coasting else 1.0 for u in batch]),
         )
         for u, (impact, orbit) in zip(batch, impacts, strict=True):
             launch, heading, heading_sigma = self.launch.update(
@@ -88,7 +89,7 @@ class EstimateMaker:
             if u.status == "deleted":
                 self.latest.pop(u.track_id, None)
                 self.launch.forget(u.track_id)
-            k, k_sigma = float(u.x[K]), float(np.sqrt(max(u.P[K, K], 0.0)))
+            log_k_sigma = float(np.sqrt(max(u.P[LOG_K, LOG_K], 0.0)))
             orbital = (
                 pred is not None
                 and pred.orbit is not None
@@ -113,7 +114,7 @@ class EstimateMaker:
                     vel_mps=vec3(v[i]),
                     cov_ecef=[float(c) for c in cov[i].ravel()],
                     ballistic_coefficient_kg_m2=(
-                        1.0 / k if k > 0 and k_sigma < K_OBSERVABLE * k else None
+                        float(np.exp(-u.x[LOG_K])) if log_k_sigma < K_OBSERVABLE else None
                     ),
                     heading_deg=pred.heading_deg if pred else None,
                     heading_sigma_deg=pred.heading_sigma_deg if pred else None,

@@ -14,9 +14,18 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from warnlink.geo.frames import A_WGS84
 from warnlink.track import ukf
-from warnlink.track.models import BALLISTIC, BOOST, N_MODELS, ProcessNoise, process_noise, propagate
-from warnlink.track.state import ACC, N_STATE
+from warnlink.track.models import (
+    BALLISTIC,
+    BOOST,
+    DRAG_TOP_M,
+    N_MODELS,
+    ProcessNoise,
+    process_noise,
+    propagate,
+)
+from warnlink.track.state import ACC, LOG_K, N_STATE, POS
 
 F64 = NDArray[np.float64]
 THRUST_OFF_VAR = 1e-4  # (m/s^2)^2: the ballistic model's thrust is zero, this keeps P definite
@@ -27,26 +36,37 @@ class Switching:
     """Mean sojourn times (s) of the Markov chain between the flight models.
 
     boost_s: mean remaining burn; reignite_s: a coasting object starting to thrust again
-    (staging gaps: the next stage lights after a coast of seconds).
+    (staging gaps: the next stage lights after a coast of seconds). Relighting is allowed
+    only within reignite_window_s of the motor last seen burning: a ballistic missile's
+    coast after its last stage is free flight, and a boost model kept alive there would
+    blur the coasting state with thrust that never comes. Once the boost model's
+    probability falls below DROP_PROBABILITY outside that window it is dropped for good.
     """
 
     boost_s: float = 60.0
     reignite_s: float = 600.0
+    reignite_window_s: float = 20.0  # staging coasts last seconds (physics.ascent: 2 s)
 
 
-def transition(dt: F64, sw: Switching) -> F64:
+DROP_PROBABILITY = 1e-6
+AIR_MARGIN_M = 20e3  # a step starting this far above the drag top may still reach the air
+
+
+def transition(dt: F64, sw: Switching, can_relight: NDArray[np.bool_]) -> F64:
     """Model transition matrices (n, 2, 2), rows = from, columns = to."""
     p_off = 1.0 - np.exp(-dt / sw.boost_s)
-    p_on = 1.0 - np.exp(-dt / sw.reignite_s)
+    p_on = np.where(can_relight, 1.0 - np.exp(-dt / sw.reignite_s), 0.0)
     out = np.empty((dt.shape[0], 2, 2))
     out[:, BOOST, BOOST], out[:, BOOST, BALLISTIC] = 1.0 - p_off, p_off
     out[:, BALLISTIC, BOOST], out[:, BALLISTIC, BALLISTIC] = p_on, 1.0 - p_on
     return out
 
 
-def mix(x: F64, P: F64, mu: F64, dt: F64, sw: Switching) -> tuple[F64, F64, F64]:
+def mix(
+    x: F64, P: F64, mu: F64, dt: F64, sw: Switching, can_relight: NDArray[np.bool_]
+) -> tuple[F64, F64, F64]:
     """IMM interaction: mixed initial conditions per model and predicted model probabilities."""
-    joint = mu[:, :, None] * transition(dt, sw)  # (n, from, to)
+    joint = mu[:, :, None] * transition(dt, sw, can_relight)  # (n, from, to)
     cbar = np.maximum(joint.sum(axis=1), 1e-300)
     w = joint / cbar[:, None, :]  # (n, from, to)
     x0 = np.einsum("nij,nid->njd", w, x)
@@ -56,64 +76,111 @@ def mix(x: F64, P: F64, mu: F64, dt: F64, sw: Switching) -> tuple[F64, F64, F64]
 
 
 def predict(
-    x: F64, P: F64, mu: F64, dt: F64, q: ProcessNoise, sw: Switching
+    x: F64,
+    P: F64,
+    mu: F64,
+    dt: F64,
+    q: ProcessNoise,
+    sw: Switching,
+    since_boost: F64,
 ) -> tuple[F64, F64, F64]:
-    """Mix, then predict both models of every track over its own dt (n,)."""
+    """Mix, then predict the live models of every track over its own dt (n,).
+
+    since_boost (n,): time since each track's motor was last seen burning. A dropped
+    boost model (probability exactly 0) is not propagated: its slot mirrors the
+    ballistic model, so the arrays keep their shape and the update needs no special case.
+    """
     n = x.shape[0]
-    x0, P0, cbar = mix(x, P, mu, dt, sw)
+    can_relight = since_boost < sw.reignite_window_s
+    x0, P0, cbar = mix(x, P, mu, dt, sw, can_relight)
+    dropped = ~can_relight & (cbar[:, BOOST] < DROP_PROBABILITY)
+    cbar[dropped] = [0.0, 1.0]
     x0[:, BALLISTIC, ACC] = 0.0
     P0[:, BALLISTIC, ACC, :] = 0.0
     P0[:, BALLISTIC, :, ACC] = 0.0
     P0[:, BALLISTIC, ACC, ACC] = THRUST_OFF_VAR * np.eye(3)
     Q = np.stack([process_noise(dt, BOOST, q), process_noise(dt, BALLISTIC, q)], axis=1)
+    # k drifts only where drag acts (Mach number, attitude); above the air nothing can
+    # change it, and a walk there would only blur a coefficient no sensor can observe
+    r2 = np.einsum("nmi,nmi->nm", x0[:, :, POS], x0[:, :, POS])
+    Q[r2 > (A_WGS84 + DRAG_TOP_M + AIR_MARGIN_M) ** 2, LOG_K, LOG_K] = 0.0
+    live = np.stack([~dropped, np.ones(n, bool)], axis=1).reshape(-1)
     s = 2 * N_STATE + 1
-    thrust = np.repeat(np.tile([1.0, 0.0], n), s)
-    dts = np.repeat(np.repeat(dt, N_MODELS), s)
-    xp, Pp = ukf.predict(
-        x0.reshape(n * N_MODELS, N_STATE),
-        P0.reshape(n * N_MODELS, N_STATE, N_STATE),
-        Q.reshape(n * N_MODELS, N_STATE, N_STATE),
+    thrust = np.repeat(np.tile([1.0, 0.0], n)[live], s)
+    dts = np.repeat(np.repeat(dt, N_MODELS)[live], s)
+    xp = x0.reshape(n * N_MODELS, N_STATE).copy()
+    Pp = P0.reshape(n * N_MODELS, N_STATE, N_STATE).copy()
+    xp[live], Pp[live] = ukf.predict(
+        xp[live],
+        Pp[live],
+        Q.reshape(n * N_MODELS, N_STATE, N_STATE)[live],
         lambda X: propagate(X, dts, thrust),
     )
-    return xp.reshape(n, N_MODELS, N_STATE), Pp.reshape(n, N_MODELS, N_STATE, N_STATE), cbar
+    x1, P1 = xp.reshape(n, N_MODELS, N_STATE), Pp.reshape(n, N_MODELS, N_STATE, N_STATE)
+    x1[dropped, BOOST], P1[dropped, BOOST] = x1[dropped, BALLISTIC], P1[dropped, BALLISTIC]
+    return x1, P1, cbar
 
 
-def measure(x: F64, P: F64, h: Callable[[F64], F64]) -> tuple[F64, F64, F64]:
+def measure(
+    x: F64, P: F64, mu: F64, h: Callable[[F64, NDArray[np.intp]], F64]
+) -> tuple[F64, F64, F64]:
     """Predicted measurements (n, 2, m), their covariances without noise (n, 2, m, m) and
-    cross covariances (n, 2, 10, m) of both models; h maps sigma points (n*2, s, 10) to
-    measurements (n*2, s, m), already unwrapped about each filter's centre point."""
+    cross covariances (n, 2, 10, m) of both models; h maps sigma points (k, s, 10) of the
+    tracks (k,) to measurements (k, s, m), already unwrapped about each filter's centre
+    point. A dropped model (mu 0) gets the ballistic model's values, which its state
+    mirrors."""
     n = x.shape[0]
-    X = ukf.sigma_points(x.reshape(n * N_MODELS, N_STATE), P.reshape(n * N_MODELS, N_STATE, -1))
-    Z = h(X)
-    zhat, S, C = ukf.measurement_moments(X, Z)
+    live = (mu > 0.0).reshape(-1)
+    X = ukf.sigma_points(
+        x.reshape(n * N_MODELS, N_STATE)[live], P.reshape(n * N_MODELS, N_STATE, -1)[live]
+    )
+    Z = h(X, np.flatnonzero(live) // N_MODELS)
+    zl, Sl, Cl = ukf.measurement_moments(X, Z)
     m = Z.shape[-1]
-    return (
-        zhat.reshape(n, N_MODELS, m),
-        S.reshape(n, N_MODELS, m, m),
-        C.reshape(n, N_MODELS, N_STATE, m),
+    zhat, S, C = (
+        np.empty((n * N_MODELS, m)),
+        np.empty((n * N_MODELS, m, m)),
+        np.empty((n * N_MODELS, N_STATE, m)),
     )
+    zhat[live], S[live], C[live] = zl, Sl, Cl
+    zhat, S = zhat.reshape(n, N_MODELS, m), S.reshape(n, N_MODELS, m, m)
+    C = C.reshape(n, N_MODELS, N_STATE, m)
+    dropped = mu[:, BOOST] == 0.0
+    zhat[dropped, BOOST], S[dropped, BOOST] = zhat[dropped, BALLISTIC], S[dropped, BALLISTIC]
+    C[dropped, BOOST] = C[dropped, BALLISTIC]
+    return zhat, S, C
 
 
-def update(x: F64, P: F64, mu: F64, C: F64, S: F64, nu: F64, loglik: F64) -> tuple[F64, F64, F64]:
-    """Update both models of n tracks with innovations nu (n, 2, m) and their log
-    likelihoods (n, 2); returns new x, P and model probabilities."""
-    n, _, m = nu.shape
-    xn, Pn = ukf.gain_update(
-        x.reshape(n * N_MODELS, N_STATE),
-        P.reshape(n * N_MODELS, N_STATE, N_STATE),
-        C.reshape(n * N_MODELS, N_STATE, m),
-        S.reshape(n * N_MODELS, m, m),
-        nu.reshape(n * N_MODELS, m),
+def update(
+    x: F64, P: F64, mu: F64, C: F64, S: F64, nu: F64, loglik: F64, beta: F64
+) -> tuple[F64, F64, F64]:
+    """Probabilistic-data-association update of both models of n tracks.
+
+    nu (n, 2, J, m) and loglik (n, 2, J): innovations and per-model log likelihoods of J
+    candidate plots per track; beta (n, J): their association probabilities, and
+    1 - sum(beta) that none is the track's (a plot assigned outright is beta = [1]).
+    The covariance grows by the spread of the candidates (association uncertainty made
+    honest), and each model's probability is its posterior averaged over the candidates.
+    """
+    beta0 = 1.0 - beta.sum(axis=1)
+    K = np.swapaxes(np.linalg.solve(S, np.swapaxes(C, -1, -2)), -1, -2)  # (n, 2, 10, m)
+    nu_bar = np.einsum("nj,nkjm->nkm", beta, nu)
+    spread = np.einsum("nj,nkjm,nkjl->nkml", beta, nu, nu) - np.einsum(
+        "nkm,nkl->nkml", nu_bar, nu_bar
     )
-    logw = np.log(np.maximum(mu, 1e-300)) + loglik
+    x_new = x + np.einsum("nkdm,nkm->nkd", K, nu_bar)
+    KCt = np.matmul(K, np.swapaxes(C, -1, -2))
+    P_new = P - (1.0 - beta0)[:, None, None, None] * KCt + K @ spread @ np.swapaxes(K, -1, -2)
+    P_new = 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
+    logw = np.log(np.maximum(mu, 1e-300))[:, :, None] + loglik  # (n, 2, J)
     logw -= logw.max(axis=1, keepdims=True)
     w = np.exp(logw)
-    mu_new = np.clip(w / w.sum(axis=1, keepdims=True), 1e-6, 1.0 - 1e-6)
-    return (
-        xn.reshape(n, N_MODELS, N_STATE),
-        Pn.reshape(n, N_MODELS, N_STATE, N_STATE),
-        mu_new,
-    )
+    posterior = w / w.sum(axis=1, keepdims=True)  # model given candidate j
+    mu_new = beta0[:, None] * mu + np.einsum("nj,nkj->nk", beta, posterior)
+    # a floor keeps a live model able to win again; a dropped one (mu 0) stays at 0
+    mu_new = np.where(mu > 0.0, np.maximum(mu_new, 1e-12), 0.0)
+    mu_new /= mu_new.sum(axis=1, keepdims=True)
+    return x_new, P_new, mu_new
 
 
 def combine(x: F64, P: F64, mu: F64) -> tuple[F64, F64]:

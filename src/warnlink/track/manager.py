@@ -19,7 +19,7 @@ from warnlink.geo.frames import A_WGS84, OMEGA_EARTH, aer_to_enu, enu_basis, rot
 from warnlink.physics.dynamics import FULL_PHYSICS, height
 from warnlink.track.imm import Switching
 from warnlink.track.models import ProcessNoise
-from warnlink.track.state import ACC, N_STATE, POS, VEL, K
+from warnlink.track.state import ACC, LOG_K, N_STATE, POS, VEL
 
 F64 = NDArray[np.float64]
 TENTATIVE, CONFIRMED = 0, 1
@@ -39,8 +39,11 @@ class TrackerConfig:
     min_altitude_m: float = -5e3  # predicted below this: impacted, delete
     init_speed_sigma_mps: float = 2500.0  # per axis, Earth-relative, radar and infrared
     init_thrust_sigma_mps2: float = 30.0
-    init_k: float = 1e-3  # m^2/kg, between an RV (1e-4) and a tumbling stage (4e-3)
-    init_k_sigma: float = 2e-3
+    # k = Cd·A/m prior, log-normal: median beta = 1/k of 2000 kg/m^2, and 2 sigma spans
+    # beta 180 (tumbling spent stages) to 22,000 (heavy RVs): radar cannot tell them apart
+    # above the air, so the prior holds both until drag is seen
+    init_k: float = 5e-4  # m^2/kg, median
+    init_log_k_sigma: float = 1.2
     ir_shell_alt_m: float = 40e3  # infrared initiation: assumed height ...
     ir_shell_sigma_m: float = 40e3  # ... and its 1-sigma
     ir_init_boost_probability: float = 0.95  # infrared sees only burning motors
@@ -62,12 +65,12 @@ def _prior(cfg: TrackerConfig, rv: F64, P_pos: F64, P_vel: F64, up: F64) -> tupl
     x = np.zeros(N_STATE)
     x[:6] = rv
     x[ACC] = 10.0 * up
-    x[K] = cfg.init_k
+    x[LOG_K] = np.log(cfg.init_k)
     P = np.zeros((N_STATE, N_STATE))
     P[POS, POS] = P_pos
     P[VEL, VEL] = P_vel
     P[ACC, ACC] = cfg.init_thrust_sigma_mps2**2 * np.eye(3)
-    P[K, K] = cfg.init_k_sigma**2
+    P[LOG_K, LOG_K] = cfg.init_log_k_sigma**2
     return x, P
 
 
@@ -172,7 +175,7 @@ class TrackTable:
         self.misses = np.append(self.misses, 0)
         self.last_hit = np.append(self.last_hit, t)
         self.t_first = np.append(self.t_first, t)
-        self.last_boost = np.append(self.last_boost, t if boost_p > 0.5 else -np.inf)
+        self.last_boost = np.append(self.last_boost, t if boost_p >= 0.5 else -np.inf)
         self.ids.append(f"T{self._next}")
         self.sources.append(frozenset([source]))
         self.parent.append(parent)

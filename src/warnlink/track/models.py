@@ -11,21 +11,23 @@ ECI state into the Earth-fixed frame at the measurement time (warnlink.geo.frame
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
-from warnlink.geo.frames import A_WGS84, E2_WGS84, OMEGA_EARTH, rot_z
+from warnlink.geo.frames import A_WGS84, E2_WGS84, OMEGA_EARTH
 from warnlink.physics.dynamics import FULL_PHYSICS, drag_acceleration
 from warnlink.physics.gravity import gravity
-from warnlink.track.state import ACC, N_STATE, POS, VEL, K
+from warnlink.track.state import ACC, LOG_K, N_STATE, POS, VEL
 
 F64 = NDArray[np.float64]
 
 BOOST, BALLISTIC = 0, 1
 N_MODELS = 2
-K_MAX = 0.02  # m^2/kg: sigma points beyond this (or below 0) would be unphysical drag
+K_MAX = 0.02  # m^2/kg: sigma points beyond this would be unphysical drag
 DRAG_MAX = 300.0  # m/s^2: bounds far-out sigma points (wide initial priors) in dense air
 MAX_STEP_S = 2.0  # RK4 step: far below the time scales of gravity and of re-entry drag
 SHORT_STEP_S = 0.5
@@ -38,13 +40,20 @@ class ProcessNoise:
 
     thrust_jerk: m^2/s^5, thrust acceleration change, boost model (pitch-over, mass loss);
     ballistic_accel: m^2/s^3, unmodelled acceleration of a coasting object (atmosphere);
-    k_walk: (m^2/kg)^2/s, drift of the inverse ballistic coefficient (tumbling, Mach).
+    k_walk: 1/s, relative drift of the inverse ballistic coefficient k in the air
+    (tumbling, Mach); ln k walks with this intensity (warnlink.track.imm stops it above).
     """
 
     thrust_jerk: float = 4.0
-    ballistic_accel: float = 0.002  # measured: 0.05 doubled impact error at +300 s (SRBM salvo)
+    ballistic_accel: float = 1e-4  # the coast is the truth's physics; 10 MC runs: see BENCHMARKS
     boost_accel: float = 1.0
-    k_walk: float = 1e-9
+    k_walk: float = 1e-3  # ln k drifts ~0.3 in 100 s
+
+
+_R_TOP2 = (A_WGS84 + DRAG_TOP_M) ** 2
+_LN_K_MAX = float(np.log(K_MAX))
+_FLATTENING_C = E2_WGS84 / (1.0 - E2_WGS84)
+_ROW_OFFSETS = np.arange(3)[:, None]
 
 
 def derivative(x: F64, thrust: F64) -> F64:
@@ -53,88 +62,155 @@ def derivative(x: F64, thrust: F64) -> F64:
     Drag is evaluated only below DRAG_TOP_M (geocentric test, cheap), where it matters:
     above, it is under 1e-3 m/s^2 and far inside the process noise.
     """
-    r, v = x[:, POS], x[:, VEL]
-    acc = gravity(r) + thrust[:, None] * x[:, ACC]
-    low = np.flatnonzero(np.einsum("ij,ij->i", r, r) < (A_WGS84 + DRAG_TOP_M) ** 2)
-    if low.size:
-        rl, vl = r[low], v[low]
-        k = np.clip(x[low, K], 0.0, K_MAX)
-        drag = drag_acceleration(rl, vl, _height(rl), k, FULL_PHYSICS)
-        size = np.sqrt(np.einsum("ij,ij->i", drag, drag))[:, None]
-        acc[low] += drag * np.minimum(1.0, DRAG_MAX / np.maximum(size, 1e-12))
-    out = np.empty_like(x)
-    out[:, POS] = v
-    out[:, VEL] = acc
-    out[:, 6:] = 0.0
+    out = np.zeros_like(x)
+    out[:, POS] = x[:, VEL]
+    out[:, VEL] = _acceleration(x[:, :6].T, (thrust[:, None] * x[:, ACC]).T, _inverse_beta(x)).T
     return out
 
 
-def _height(r: F64) -> F64:
-    """Height above WGS84 as |r| minus the ellipsoid radius at the geocentric latitude.
+def _inverse_beta(x: F64) -> F64:
+    """k = Cd·A/m (m,) of states (m, 10), capped at K_MAX (the cap applied before exp too,
+    so that far-out sigma points well above the air cannot overflow)."""
+    out: F64 = np.minimum(np.exp(np.minimum(x[:, LOG_K], _LN_K_MAX)), K_MAX)
+    return out
+
+
+def _acceleration(y: F64, thrust_acc: F64, k: F64) -> F64:
+    """Acceleration (3, m) of position and velocity rows y (6, m), with the thrust
+    acceleration (3, m) and k (m,) held fixed over a step.
+
+    One row per component keeps every numpy call a contiguous pass over the batch, and
+    the fixed terms are prepared once per propagation, not once per stage: the tracker's
+    batches are small, so the number of numpy calls is what costs.
+    """
+    r, m = y[:3], y.shape[1]
+    acc = np.add(gravity(r.T).T, thrust_acc, out=np.empty((3, m)))
+    r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2]
+    low = (r2 < _R_TOP2).nonzero()[0]
+    if low.size:
+        part = low.size < m
+        yl, r2l, kl = (np.take(y, low, axis=1), r2[low], k[low]) if part else (y, r2, k)
+        drag = drag_acceleration(yl[:3].T, yl[3:].T, _height(yl[2], r2l), kl, FULL_PHYSICS).T
+        size = np.sqrt(drag[0] * drag[0] + drag[1] * drag[1] + drag[2] * drag[2])
+        drag = drag * np.minimum(1.0, DRAG_MAX / np.maximum(size, 1e-12))
+        if part:  # flat indices: much cheaper than fancy indexing along the second axis
+            flat, idx = acc.reshape(-1), low + _ROW_OFFSETS * m
+            flat[idx] += drag
+        else:
+            acc += drag
+    return acc
+
+
+def _height(z: F64, r2: F64) -> F64:
+    """Height above WGS84 as |r| minus the ellipsoid radius at the geocentric latitude,
+    from z and r2 = |r|^2 of positions (m,).
 
     Within a metre of the geodetic height below 150 km (the error is second order in the
     small angle between the geocentric and geodetic verticals), at a tenth of the cost of
-    warnlink.geo.frames.ecef_to_geodetic; used only for the air density in drag.
+    warnlink.geo.frames.ecef_to_geodetic; used only for the air density in drag. The
+    radius a sqrt((1 - e2) / (1 - e2 cos^2)) is written as a / sqrt(1 + e2 sin^2 / (1 - e2)).
     """
-    r2 = np.einsum("ij,ij->i", r, r)
-    cos2 = (r[:, 0] ** 2 + r[:, 1] ** 2) / r2
-    out: F64 = np.sqrt(r2) - A_WGS84 * np.sqrt((1.0 - E2_WGS84) / (1.0 - E2_WGS84 * cos2))
+    out: F64 = np.sqrt(r2) - A_WGS84 / np.sqrt(1.0 + _FLATTENING_C * (z * z / r2))
     return out
 
 
 def propagate(x: F64, dt: F64, thrust: F64) -> F64:
     """Integrate states (m, 10) over their own dt (m,) in equal sub-steps: RK4 of at most
     MAX_STEP_S, or the midpoint rule for the short gaps between scans (<= SHORT_STEP_S),
-    whose error there is far below the process noise."""
-    span = float(np.max(np.abs(dt), initial=0.0))
+    whose error there is far below the process noise.
+
+    Only r and v move (thrust and k are constant within a prediction), so the stages work
+    on those six rows, transposed to (6, m), with the same arithmetic as on full states.
+    """
+    span = float(np.abs(dt).max()) if dt.size else 0.0
+    y = x[:, :6].T.copy()
+    thrust_acc = (thrust[:, None] * x[:, ACC]).T
+    k = _inverse_beta(x)
+
+    def rates(y: F64) -> F64:
+        return np.concatenate((y[3:], _acceleration(y, thrust_acc, k)))
+
     if span <= SHORT_STEP_S:
-        h = dt[:, None]
-        return x + h * derivative(x + 0.5 * h * derivative(x, thrust), thrust)
-    n_sub = max(1, int(np.ceil(span / MAX_STEP_S)))
-    h = (dt / n_sub)[:, None]
-    for _ in range(n_sub):
-        k1 = derivative(x, thrust)
-        k2 = derivative(x + 0.5 * h * k1, thrust)
-        k3 = derivative(x + 0.5 * h * k2, thrust)
-        k4 = derivative(x + h * k3, thrust)
-        x = x + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-    return x
+        y = y + dt * rates(y + 0.5 * dt * rates(y))
+    else:
+        n_sub = max(1, int(np.ceil(span / MAX_STEP_S)))
+        h = dt / n_sub
+        half, sixth = 0.5 * h, h / 6.0
+        for _ in range(n_sub):
+            k1 = rates(y)
+            k2 = rates(y + half * k1)
+            k3 = rates(y + half * k2)
+            k4 = rates(y + h * k3)
+            y = y + sixth * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    out = x.copy()
+    out[:, :6] = y.T
+    return out
 
 
 def process_noise(dt: F64, model: int, q: ProcessNoise) -> F64:
-    """Discrete process noise (n, 10, 10) over dt (n,) for one model."""
-    n = dt.shape[0]
-    out = np.zeros((n, N_STATE, N_STATE))
-    d1, d2, d3 = dt, dt**2, dt**3
-    eye = np.eye(3)
+    """Discrete process noise (n, 10, 10) over dt (n,) for one model.
+
+    Every entry is a polynomial in dt, so the nonzero entries are one small matrix
+    product of the powers of dt with fixed coefficients (_noise_coefficients).
+    """
+    cols, coef = _noise_coefficients(model, q)
+    out = np.zeros((dt.shape[0], N_STATE * N_STATE))
+    out[:, cols] = (dt[:, None] ** _NOISE_POWERS) @ coef
+    return out.reshape(-1, N_STATE, N_STATE)
+
+
+_NOISE_POWERS = np.arange(6.0)
+
+
+@lru_cache(maxsize=16)
+def _noise_coefficients(model: int, q: ProcessNoise) -> tuple[NDArray[np.intp], F64]:
+    """Flat indices of the nonzero entries of process_noise and their coefficients
+    (6, k) of dt^0..dt^5: a white jerk (boost) or acceleration (ballistic) integrated
+    over the step, per axis, and the random walk of ln k."""
+    terms: dict[tuple[int, int], dict[int, float]]
     if model == BOOST:
-        qj, d4, d5 = q.thrust_jerk, dt**4, dt**5
-        blocks = {
-            (0, 0): qj * d5 / 20 + q.boost_accel * d3 / 3,
-            (0, 1): qj * d4 / 8 + q.boost_accel * d2 / 2,
-            (0, 2): qj * d3 / 6,
-            (1, 1): qj * d3 / 3 + q.boost_accel * d1,
-            (1, 2): qj * d2 / 2,
-            (2, 2): qj * d1,
+        qj, qb = q.thrust_jerk, q.boost_accel
+        terms = {
+            (0, 0): {5: qj / 20, 3: qb / 3},
+            (0, 1): {4: qj / 8, 2: qb / 2},
+            (0, 2): {3: qj / 6},
+            (1, 1): {3: qj / 3, 1: qb},
+            (1, 2): {2: qj / 2},
+            (2, 2): {1: qj},
         }
     else:
         qa = q.ballistic_accel
-        blocks = {(0, 0): qa * d3 / 3, (0, 1): qa * d2 / 2, (1, 1): qa * d1}
-    for (i, j), val in blocks.items():
-        block = val[:, None, None] * eye
-        out[:, 3 * i : 3 * i + 3, 3 * j : 3 * j + 3] = block
-        out[:, 3 * j : 3 * j + 3, 3 * i : 3 * i + 3] = block
-    out[:, K, K] = q.k_walk * d1
-    return out
+        terms = {(0, 0): {3: qa / 3}, (0, 1): {2: qa / 2}, (1, 1): {1: qa}}
+    coef = np.zeros((6, N_STATE, N_STATE))
+    for (i, j), poly in terms.items():
+        for power, c in poly.items():
+            for a in range(3):
+                coef[power, 3 * i + a, 3 * j + a] = coef[power, 3 * j + a, 3 * i + a] = c
+    coef[1, LOG_K, LOG_K] = q.k_walk
+    flat = coef.reshape(6, -1)
+    cols = np.flatnonzero(np.any(flat != 0.0, axis=0))
+    used = flat[:, cols]
+    cols.flags.writeable = used.flags.writeable = False  # shared by the cache
+    return cols, used
 
 
 def to_ecef(x: F64, t: float) -> tuple[F64, F64]:
     """Earth-fixed position and Earth-relative velocity of ECI states (m, 10) at time t."""
-    rot = rot_z(-OMEGA_EARTH * t)
-    r = x[:, POS] @ rot.T
-    v = x[:, VEL] @ rot.T
-    v = v - OMEGA_EARTH * np.stack([-r[:, 1], r[:, 0], np.zeros(len(r))], axis=-1)
+    rot_t = _eci_to_ecef_t(t)
+    r = x[:, POS] @ rot_t
+    v = x[:, VEL] @ rot_t
+    v[:, 0] += OMEGA_EARTH * r[:, 1]  # minus omega x r
+    v[:, 1] -= OMEGA_EARTH * r[:, 0]
     return r, v
+
+
+def _eci_to_ecef_t(t: float) -> F64:
+    """rot_z(-OMEGA_EARTH t).T, which right-multiplies ECI rows into ECEF, built from two
+    scalar cosines: rot_z's general (..., 3, 3) stacking costs more than the products
+    on a scan's few hundred rows."""
+    a = -OMEGA_EARTH * float(t)
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
 def radar_h(x: F64, t: float, site: F64, basis: F64, range_rate: bool) -> F64:
@@ -145,12 +221,15 @@ def radar_h(x: F64, t: float, site: F64, basis: F64, range_rate: bool) -> F64:
     r, v = to_ecef(x, t)
     enu = (r - site) @ basis.T
     e, n, u = enu[:, 0], enu[:, 1], enu[:, 2]
+    out = np.empty((enu.shape[0], 4 if range_rate else 3))
     horiz = np.hypot(e, n)
-    rng = np.hypot(horiz, u)
-    cols = [rng, np.arctan2(e, n), np.arctan2(u, horiz)]
+    rng = np.hypot(horiz, u, out=out[:, 0])
+    np.arctan2(e, n, out=out[:, 1])
+    np.arctan2(u, horiz, out=out[:, 2])
     if range_rate:
-        cols.append(np.einsum("ij,ij->i", enu, v @ basis.T) / rng)
-    return np.stack(cols, axis=-1)
+        w = v @ basis.T
+        np.divide(e * w[:, 0] + n * w[:, 1] + u * w[:, 2], rng, out=out[:, 3])
+    return out
 
 
 def infrared_los(x: F64, t: float, sat: F64) -> F64:

@@ -2,7 +2,7 @@
 
 The prediction is of the object *if it stopped burning now*: thrust in the state is
 ignored, so during boost the predicted impact would be a moving guess, and it is withheld
-(None) while the boost probability is high. The 7-dim distribution of [r, v, k] is
+(None) while the boost probability is high. The 7-dim distribution of [r, v, ln k] is
 represented by 2·7 + 1 unscented sigma points per state; the points of all states are
 propagated to the surface together, because numpy's cost is per step, almost independent
 of the number of rows. With drag (the full physics default) points above the air jump to
@@ -35,7 +35,7 @@ from warnlink.physics.integrate import surface_fraction
 from warnlink.physics.kepler import descending_crossing, j2_offset
 from warnlink.physics.propagate import coast
 from warnlink.track.ellipse import weighted_ground_point
-from warnlink.track.state import POS, VEL, K
+from warnlink.track.state import LOG_K, POS, VEL
 
 F64 = NDArray[np.float64]
 
@@ -338,7 +338,7 @@ def predict_impacts(
     idx = np.flatnonzero(np.asarray(pb, float) <= BOOST_THRESHOLD)
     if len(idx) == 0:
         return out
-    sel = np.r_[np.arange(POS.start, VEL.stop), K]
+    sel = np.r_[np.arange(POS.start, VEL.stop), LOG_K]
     pts = sigma_points(x[idx][:, sel], P[idx][:, sel[:, None], sel[None, :]])
     m = pts.shape[1]
     w = sigma_weights(N_SIGMA_DIM)
@@ -351,9 +351,7 @@ def predict_impacts(
     t_imp = np.full(len(flat), np.nan)
     r_imp = np.full((len(flat), 3), np.nan)
     if len(fall):
-        k = np.maximum(flat[fall, 6], 0.0)
-        with np.errstate(divide="ignore"):
-            beta = np.where(k > 0.0, 1.0 / np.where(k > 0.0, k, 1.0), np.inf)
+        beta = np.exp(-flat[fall, 6])
         ends_t, ends_r, landed = _to_surface(
             t_rows[fall], flat[fall, :3], flat[fall, 3:6], beta, model
         )

@@ -2,12 +2,15 @@
 
 State vector, ECI (warnlink.geo.frames: equal to ECEF at scenario t = 0, not rotating), SI:
 
-    x = [rx, ry, rz, vx, vy, vz, ax, ay, az, k]
+    x = [rx, ry, rz, vx, vy, vz, ax, ay, az, ln k]
 
 - r, v: position and inertial velocity;
 - a: thrust acceleration (specific force of the motor), zero once the motor has burnt out;
-- k: inverse ballistic coefficient Cd·A/m in m²/kg (0 = no drag; an RV of beta 8000 kg/m²
-  has k = 1.25e-4), estimated because drag shapes the re-entry and so the impact point.
+- ln k: log of the inverse ballistic coefficient k = Cd·A/m in m²/kg (an RV of beta
+  8000 kg/m² has k = 1.25e-4, a tumbling spent stage ~3e-3), estimated because drag
+  shapes the re-entry and so the impact point. In logs because k is positive and known
+  only to a factor until the air is reached: a Gaussian in k would put sigma points at
+  negative drag, and clipping them biases the predicted impact.
 
 Tracks are held in batches (arrays with a leading track axis) so that a whole scan is
 predicted and updated with numpy at once.
@@ -28,7 +31,7 @@ N_STATE = 10
 POS = slice(0, 3)
 VEL = slice(3, 6)
 ACC = slice(6, 9)
-K = 9
+LOG_K = 9
 
 
 @dataclass

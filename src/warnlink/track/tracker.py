@@ -26,7 +26,7 @@ from warnlink.formats.records import (
 from warnlink.geo.frames import OMEGA_EARTH, enu_basis, enu_to_aer, rot_z
 from warnlink.physics.dynamics import FULL_PHYSICS, height
 from warnlink.track import imm
-from warnlink.track.associate import assign, innovations, radar_covers, score, wrap
+from warnlink.track.associate import assign, innovations, jpda, radar_covers, score, wrap
 from warnlink.track.manager import (
     CONFIRMED,
     TENTATIVE,
@@ -42,6 +42,8 @@ F64 = NDArray[np.float64]
 Status = Literal["tentative", "confirmed", "deleted"]
 __all__ = ["DEFAULT_CONFIG", "TrackUpdate", "Tracker", "TrackerConfig"]
 DEFAULT_CONFIG = TrackerConfig()
+CLUTTER_RANGE_RATE_SPAN_MPS = 6000.0
+MIN_FALSE_ALARMS = 1e-3  # per scan: a radar said to have none still may
 
 
 @dataclass
@@ -54,6 +56,7 @@ class TrackUpdate:
     x: F64  # (10,) ECI state per warnlink.track.state
     P: F64  # (10, 10)
     boost_probability: float
+    coasting: bool  # out of the relight window: the motor is done, the impact is knowable
     sources: frozenset[str]
     t_first: float
 
@@ -68,6 +71,18 @@ class _Scan:
     z: F64  # radar (M, 3|4) [range, az, el(, rr)] rad; infrared (M, 3) ECEF unit LOS
 
 
+def log_clutter_density(s: RadarEntry) -> float:
+    """Log density of false plots in the radar's measurement space, taken as uniform over
+    its instrumented volume (and CLUTTER_RANGE_RATE_SPAN_MPS of range rate)."""
+    sector = s.azimuth_sector_deg
+    az = 2.0 * np.pi if sector is None else np.radians((sector[1] - sector[0]) % 360.0 or 360.0)
+    el = np.radians(s.max_elevation_deg - s.elevation_mask_deg)
+    volume = (s.max_range_m - s.min_range_m) * az * el
+    if s.range_rate_sigma_mps is not None:
+        volume *= CLUTTER_RANGE_RATE_SPAN_MPS
+    return float(np.log(max(s.false_alarms_per_scan, MIN_FALSE_ALARMS) / volume))
+
+
 class Tracker:
     """Tracks every object seen by the catalogue's sensors (see module docstring)."""
 
@@ -78,6 +93,9 @@ class Tracker:
             s.id: enu_basis(s.lat_deg, s.lon_deg)
             for s in catalogue.sensors
             if isinstance(s, RadarEntry)
+        }
+        self._log_clutter = {
+            s.id: log_clutter_density(s) for s in catalogue.sensors if isinstance(s, RadarEntry)
         }
         self.table = TrackTable()
         self.t_last = -np.inf
@@ -130,23 +148,42 @@ class Tracker:
         act = self._candidates(scan)  # tracks the sensor may see; the others wait unpredicted
         if act.size:
             x, P, mu = imm.predict(
-                tab.x[act], tab.P[act], tab.mu[act], t - tab.t[act], cfg.noise, cfg.switching
-            )
+                tab.x[act], tab.P[act], tab.mu[act], t - tab.t[act], cfg.noise, cfg.switching,
+                t - tab.last_boost[act],
+            )  # fmt: skip
             z, zhat, S, C, angles, gate, cover = self._predict_measurements(scan, x, P, mu)
             nu = innovations(z, zhat, angles)
             loglik, cost, feasible = score(nu, S, mu, gate)
             status = tab.status[act]
-            tiers = [np.flatnonzero(status == CONFIRMED), np.flatnonzero(status == TENTATIVE)]
-            pairs = assign(cost, feasible, tiers)
-            hit = np.zeros(act.size, bool)
-            rows = np.array([p[0] for p in pairs], np.intp)
-            cols = np.array([p[1] for p in pairs], np.intp)
-            if pairs:
-                x[rows], P[rows], mu[rows] = imm.update(
-                    x[rows], P[rows], mu[rows], C[rows], S[rows], nu[rows, :, cols],
-                    loglik[rows, :, cols],
+            confirmed = np.flatnonzero(status == CONFIRMED)
+            soft, beta = np.zeros(0, np.intp), np.zeros((0, len(scan.ids)))
+            if isinstance(scan.sensor, RadarEntry):
+                soft, beta = jpda(
+                    cost, feasible, confirmed, scan.sensor.detection_probability,
+                    self._log_clutter[scan.sensor.id],
                 )  # fmt: skip
-                hit[rows], used[cols] = True, True
+            taken = beta.sum(axis=0) >= 0.5
+            tiers = [np.setdiff1d(confirmed, soft), np.flatnonzero(status == TENTATIVE)]
+            pairs = assign(cost, feasible, tiers, taken)
+            hit = np.zeros(act.size, bool)
+            hard = np.array([p[0] for p in pairs], np.intp)
+            cols = np.array([p[1] for p in pairs], np.intp)
+            upd = np.concatenate([hard, soft])
+            if upd.size:
+                if soft.size:  # every plot a candidate, weighted
+                    nu_u, ll_u = nu[upd], loglik[upd]
+                    w = np.concatenate([np.eye(len(scan.ids))[cols], beta])
+                else:  # hard assignments only: one candidate each
+                    nu_u, ll_u = nu[hard, :, cols][:, :, None], loglik[hard, :, cols][:, :, None]
+                    w = np.ones((hard.size, 1))
+                x[upd], P[upd], mu[upd] = imm.update(
+                    x[upd], P[upd], mu[upd], C[upd], S[upd], nu_u, ll_u, w
+                )
+                hit[hard], used[cols] = True, True
+                hit[soft] = beta.sum(axis=1) >= 0.5
+                used |= taken
+            rows = upd[hit[upd]]
+            cols = np.concatenate([cols, np.argmax(beta, axis=1)])[hit[upd]]
             tab.x[act], tab.P[act], tab.mu[act], tab.t[act] = x, P, mu, t
             tab.last_hit[act[rows]] = t
             kind = "radar" if isinstance(scan.sensor, RadarEntry) else "infrared"
@@ -159,7 +196,7 @@ class Tracker:
                 parents[c] = tab.ids[act[near[np.argmin(cost[near, c])]]]
             covered = np.flatnonzero(cover | hit)
             tab.record(act[covered], hit[covered], cfg)
-            if pairs:
+            if rows.size:
                 out.extend(self._updates(act[rows], t, [scan.ids[c] for c in cols], scan.sensor.id))
         for c in np.flatnonzero(~used):
             row = self._initiate(scan, int(c), parents[c])
@@ -197,13 +234,13 @@ class Tracker:
             site, basis = np.asarray(s.ecef_m), self._basis[s.id]
             with_rr = scan.z.shape[1] == 4
 
-            def h(X: F64) -> F64:
+            def h(X: F64, _: NDArray[np.intp]) -> F64:
                 n, k, _ = X.shape
                 Z = radar_h(X.reshape(n * k, N_STATE), t, site, basis, with_rr).reshape(n, k, -1)
                 Z[:, :, 1] = Z[:, :1, 1] + wrap(Z[:, :, 1] - Z[:, :1, 1])
                 return Z
 
-            zhat, S, C = imm.measure(x, P, h)
+            zhat, S, C = imm.measure(x, P, mu, h)
             sig = [s.range_sigma_m, np.radians(s.angle_sigma_deg), np.radians(s.angle_sigma_deg)]
             if with_rr:
                 sig.append(s.range_rate_sigma_mps or 0.0)
@@ -216,15 +253,16 @@ class Tracker:
         centre = infrared_los(xc, t, sat)
         tb = tangent_basis(centre)
 
-        def g(X: F64) -> F64:
+        def g(X: F64, track: NDArray[np.intp]) -> F64:
             n, k, _ = X.shape
-            los = infrared_los(X.reshape(n * k, N_STATE), t, sat).reshape(n // 2, 2 * k, 3)
+            los = infrared_los(X.reshape(n * k, N_STATE), t, sat).reshape(n, k, 3)
             Z: F64 = (
-                np.einsum("nkc,njc->nkj", los, tb) / np.einsum("nkc,nc->nk", los, centre)[..., None]
+                np.einsum("nkc,njc->nkj", los, tb[track])
+                / np.einsum("nkc,nc->nk", los, centre[track])[..., None]
             )
-            return Z.reshape(n, k, 2)
+            return Z
 
-        zhat, S, C = imm.measure(x, P, g)
+        zhat, S, C = imm.measure(x, P, mu, g)
         S = S + s.los_sigma_rad**2 * np.eye(2)
         z = np.einsum("mc,njc->nmj", scan.z, tb) / (scan.z @ centre.T).T[..., None]
         burning = mu[:, 0] > 0.5
@@ -256,6 +294,7 @@ class Tracker:
     ) -> list[TrackUpdate]:
         tab = self.table
         x, P = imm.combine(tab.x[rows], tab.P[rows], tab.mu[rows])
+        coasting = t - tab.last_boost[rows] >= self.cfg.switching.reignite_window_s
         return [
             TrackUpdate(
                 t=t,
@@ -266,6 +305,7 @@ class Tracker:
                 x=x[i],
                 P=P[i],
                 boost_probability=float(tab.mu[r, 0]),
+                coasting=bool(coasting[i]),
                 sources=tab.sources[r],
                 t_first=float(tab.t_first[r]),
             )
@@ -288,6 +328,7 @@ class Tracker:
                 x[i],
                 P[i],
                 float(tab.mu[r, 0]),
+                bool(t - tab.last_boost[r] >= self.cfg.switching.reignite_window_s),
                 tab.sources[r],
                 float(tab.t_first[r]),
             )

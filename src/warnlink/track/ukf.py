@@ -8,6 +8,7 @@ of Julier with kappa = 1 (positive centre weight, so covariances stay positive).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,9 +17,20 @@ F64 = NDArray[np.float64]
 KAPPA = 1.0
 
 
+@lru_cache(maxsize=32)
 def weights(d: int) -> tuple[float, float, float]:
     """Centre weight, other weights and the spread factor sqrt(d + kappa)."""
     return KAPPA / (d + KAPPA), 0.5 / (d + KAPPA), float(np.sqrt(d + KAPPA))
+
+
+@lru_cache(maxsize=32)
+def _weight_column(s: int) -> F64:
+    """Weights (s, 1) of the s = 2d + 1 sigma points, built once per size (read-only)."""
+    w0, wi, _ = weights((s - 1) // 2)
+    out = np.full((s, 1), wi)
+    out[0] = w0
+    out.flags.writeable = False
+    return out
 
 
 def cholesky(P: F64) -> F64:
@@ -54,10 +66,7 @@ def moments(X: F64) -> tuple[F64, F64]:
 
 def weighted_outer(A: F64, B: F64) -> F64:
     """sum_s w_s A_s B_s^T for deviations A (n, s, a) and B (n, s, b)."""
-    w0, wi, _ = weights((A.shape[1] - 1) // 2)
-    w = np.full(A.shape[1], wi)
-    w[0] = w0
-    out: F64 = np.matmul(np.swapaxes(A * w[:, None], -1, -2), B)
+    out: F64 = np.matmul(np.swapaxes(A * _weight_column(A.shape[1]), -1, -2), B)
     return out
 
 
