@@ -32,7 +32,17 @@ def test_linear_update_equals_the_kalman_filter() -> None:
     X = ukf.sigma_points(x, P)
     zhat, S0, C = ukf.measurement_moments(X, X @ H.T)
     S = S0 + R
-    xu, Pu = ukf.gain_update(x, P, C, S, z - zhat)
+    # one sure candidate per track: the IMM-PDA update reduces to the Kalman update
+    two = (n, 2)
+    xs, Ps, _ = imm.update(
+        np.broadcast_to(x[:, None], (*two, d)).copy(),
+        np.broadcast_to(P[:, None], (*two, d, d)).copy(),
+        np.full(two, 0.5), np.broadcast_to(C[:, None], (*two, d, m)).copy(),
+        np.broadcast_to(S[:, None], (*two, m, m)).copy(),
+        np.broadcast_to((z - zhat)[:, None, None], (n, 2, 1, m)).copy(), np.zeros((*two, 1)),
+        np.ones((n, 1)),
+    )  # fmt: skip
+    xu, Pu = xs[:, 0], Ps[:, 1]
     for i in range(n):
         Si = H @ P[i] @ H.T + R
         K = P[i] @ H.T @ np.linalg.inv(Si)

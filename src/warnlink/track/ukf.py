@@ -87,15 +87,6 @@ def measurement_moments(X: F64, Z: F64) -> tuple[F64, F64, F64]:
     return zhat, weighted_outer(dz, dz), weighted_outer(dx, dz)
 
 
-def gain_update(x: F64, P: F64, C: F64, S: F64, nu: F64) -> tuple[F64, F64]:
-    """Kalman update of (x, P) with cross covariance C, innovation covariance S, innovation nu."""
-    K = np.linalg.solve(S, np.swapaxes(C, -1, -2))  # (n, m, d) = S^-1 C^T
-    K = np.swapaxes(K, -1, -2)
-    x_new = x + np.matmul(K, nu[..., None])[..., 0]
-    P_new = P - np.matmul(K, np.swapaxes(C, -1, -2))  # K S K^T = K C^T
-    return x_new, 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
-
-
 def log_likelihood(nu: F64, S: F64) -> tuple[F64, F64]:
     """Squared Mahalanobis distances and Gaussian log densities of innovations nu
     (n, k, M, m) with covariances S (n, k, m, m), one per (n, k) and shared by the M."""
