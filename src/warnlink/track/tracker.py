@@ -290,8 +290,14 @@ class Tracker:
         return self.table.add(scan.t, *init, cfg.ir_init_boost_probability, "infrared", parent)
 
     def _updates(
-        self, rows: NDArray[np.intp], t: float, mids: list[str], sensor: str
+        self,
+        rows: NDArray[np.intp],
+        t: float,
+        mids: Sequence[str | None],
+        sensor: str | None,
+        deleted: bool = False,
     ) -> list[TrackUpdate]:
+        """One record per row: the combined state, and its status (or deleted)."""
         tab = self.table
         x, P = imm.combine(tab.x[rows], tab.P[rows], tab.mu[rows])
         coasting = t - tab.last_boost[rows] >= self.cfg.switching.reignite_window_s
@@ -299,7 +305,11 @@ class Tracker:
             TrackUpdate(
                 t=t,
                 track_id=tab.ids[r],
-                status="confirmed" if tab.status[r] == CONFIRMED else "tentative",
+                status="deleted"
+                if deleted
+                else "confirmed"
+                if tab.status[r] == CONFIRMED
+                else "tentative",
                 measurement_id=mid,
                 sensor_id=sensor,
                 x=x[i],
@@ -313,26 +323,9 @@ class Tracker:
         ]
 
     def _delete(self, drop: NDArray[np.bool_], t: float) -> list[TrackUpdate]:
-        tab = self.table
         rows = np.flatnonzero(drop)
         if rows.size == 0:
             return []
-        x, P = imm.combine(tab.x[rows], tab.P[rows], tab.mu[rows])
-        out = [
-            TrackUpdate(
-                t,
-                tab.ids[r],
-                "deleted",
-                None,
-                None,
-                x[i],
-                P[i],
-                float(tab.mu[r, 0]),
-                bool(t - tab.last_boost[r] >= self.cfg.switching.reignite_window_s),
-                tab.sources[r],
-                float(tab.t_first[r]),
-            )
-            for i, r in enumerate(rows)
-        ]
-        tab.remove(drop)
+        out = self._updates(rows, t, [None] * rows.size, None, deleted=True)
+        self.table.remove(drop)
         return out
