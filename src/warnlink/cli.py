@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimates", required=True, help="estimates.jsonl (docs/formats.md)")
     p.add_argument("--out", help="where to write metrics.json and PNGs (default: beside it)")
     p.set_defaults(func=_cmd_evaluate)
+
+    from warnlink.exchange import commands, pki_cli
+
+    pki_cli.add_parser(sub)
+    commands.add_parsers(sub)
     return parser
 
 
@@ -137,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (ScenarioError, FormatError, TargetingError) as exc:
+    except (ScenarioError, FormatError, TargetingError, ValueError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
     except FileNotFoundError as exc:

@@ -1,0 +1,1 @@
+"""Exchange: the hub, party nodes and their wire protocol."""

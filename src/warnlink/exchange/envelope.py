@@ -1,0 +1,218 @@
+"""The signed envelope every party message travels in, byte for byte as docs/protocol.md.
+
+The encoding is canonical by construction (fixed field order, sorted label, no optional
+fields), so the signed bytes are the transmitted bytes: the hub and receivers verify
+exactly what they store and forward, and nothing is re-encoded on the way.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import struct
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Protocol
+
+MAGIC = b"WLE1"
+SIGNING_CONTEXT = b"WarnLink envelope v1\x00"
+SIGNATURE_SIZE = 64
+KEY_ID_SIZE = 8
+MAX_PAYLOAD = 16 * 1024 * 1024
+MAX_LABEL = 32
+PARTY_RE = re.compile(rb"^[A-Z][A-Z0-9_-]{0,15}$")
+
+_SEQ_ID_TIME = struct.Struct(">Q16sq")
+_U32 = struct.Struct(">I")
+
+
+class Kind(IntEnum):
+    """What a message is; the kind decides its delivery lane."""
+
+    TRACK_REPORT = 1
+    ESTIMATE = 2
+    WARNING = 3
+    ALERT_NOTICE = 4
+    INTEL_REPORT = 5
+    CONSULTATION = 6
+    HEARTBEAT = 7
+    RECEIPT = 8
+
+
+class Lane(IntEnum):
+    """Delivery lanes, most urgent first: order is kept per origin within a lane."""
+
+    URGENT = 0
+    NORMAL = 1
+    BULK = 2
+
+
+LANE_OF = {
+    Kind.WARNING: Lane.URGENT,
+    Kind.ALERT_NOTICE: Lane.URGENT,
+    Kind.CONSULTATION: Lane.URGENT,
+    Kind.RECEIPT: Lane.URGENT,
+    Kind.ESTIMATE: Lane.NORMAL,
+    Kind.HEARTBEAT: Lane.NORMAL,
+    Kind.TRACK_REPORT: Lane.BULK,
+    Kind.INTEL_REPORT: Lane.BULK,
+}
+
+
+class EnvelopeError(ValueError):
+    """A byte string that is not a well-formed, canonical envelope."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+class SignerLike(Protocol):
+    """What sealing needs of a party's signing key (pki.Signer)."""
+
+    party: str
+    key_id: bytes
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+class VerifierLike(Protocol):
+    """What checking needs of a party's certified public key (pki.Verifier)."""
+
+    def verify(self, signature: bytes, message: bytes) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A decoded envelope; `raw` is the exact signed bytes, stored and forwarded as they are."""
+
+    origin: str
+    seq: int
+    id: bytes
+    time_ns: int
+    kind: Kind
+    label: tuple[str, ...]
+    key_id: bytes
+    payload_offset: int
+    raw: bytes
+
+    @property
+    def payload(self) -> bytes:
+        return self.raw[self.payload_offset : len(self.raw) - SIGNATURE_SIZE]
+
+    @property
+    def signature(self) -> bytes:
+        return self.raw[-SIGNATURE_SIZE:]
+
+    @property
+    def lane(self) -> Lane:
+        return LANE_OF[self.kind]
+
+    def recipients(self) -> tuple[str, ...]:
+        """Who receives it: the label without the origin, which never gets its own back."""
+        return tuple(p for p in self.label if p != self.origin)
+
+    def verify(self, verifier: VerifierLike) -> bool:
+        return verifier.verify(self.signature, SIGNING_CONTEXT + self.raw[:-SIGNATURE_SIZE])
+
+
+def canonical_label(parties: Iterable[str]) -> tuple[str, ...]:
+    """The label in its one valid form (sorted, no repeats), or an error naming the fault."""
+    label = tuple(sorted(set(parties)))
+    if not label:
+        raise EnvelopeError("bad_label", "the label names no party")
+    if len(label) > MAX_LABEL:
+        raise EnvelopeError("bad_label", f"{len(label)} parties (at most {MAX_LABEL})")
+    for party in label:
+        if not PARTY_RE.match(party.encode("ascii", "replace")):
+            raise EnvelopeError("bad_label", f"{party!r} is not a party id")
+    return label
+
+
+def seal(
+    signer: SignerLike,
+    *,
+    seq: int,
+    kind: Kind,
+    label: Iterable[str],
+    payload: bytes,
+    msg_id: bytes | None = None,
+    time_ns: int | None = None,
+) -> Envelope:
+    """Encode and sign a message from the signer's party."""
+    if len(payload) > MAX_PAYLOAD:
+        raise EnvelopeError("oversized", f"payload of {len(payload)} bytes (at most {MAX_PAYLOAD})")
+    if not 1 <= seq < 2**64:
+        raise EnvelopeError("malformed", f"sequence {seq} outside 1..2^64-1")
+    parties = canonical_label(label)
+    origin = signer.party.encode("ascii")
+    head = bytearray(MAGIC)
+    head.append(int(kind))
+    head.append(len(origin))
+    head += origin
+    msg_id = msg_id if msg_id is not None else os.urandom(16)
+    now = time.time_ns() if time_ns is None else time_ns
+    head += _SEQ_ID_TIME.pack(seq, msg_id, now)
+    head.append(len(parties))
+    for party in parties:
+        head.append(len(party))
+        head += party.encode("ascii")
+    head += signer.key_id
+    head += _U32.pack(len(payload))
+    body = bytes(head) + payload
+    raw = body + signer.sign(SIGNING_CONTEXT + body)
+    return Envelope(
+        signer.party, seq, msg_id, now, kind, parties, signer.key_id, len(head), raw
+    )  # fmt: skip
+
+
+def decode(raw: bytes) -> Envelope:
+    """Parse and check an envelope's form (not its signature: that needs the origin's key)."""
+    try:
+        return _decode(raw)
+    except (IndexError, struct.error, UnicodeDecodeError) as exc:
+        raise EnvelopeError("malformed", f"truncated or garbled envelope ({exc})") from exc
+
+
+def _decode(raw: bytes) -> Envelope:
+    if raw[:4] != MAGIC:
+        raise EnvelopeError("malformed", "does not start with WLE1")
+    try:
+        kind = Kind(raw[4])
+    except ValueError:
+        raise EnvelopeError("unknown_kind", f"kind {raw[4]}") from None
+    n = raw[5]
+    origin = raw[6 : 6 + n]
+    if len(origin) != n or not PARTY_RE.match(origin):
+        raise EnvelopeError("malformed", "origin is not a party id")
+    pos = 6 + n
+    seq, msg_id, time_ns = _SEQ_ID_TIME.unpack_from(raw, pos)
+    if seq == 0:
+        raise EnvelopeError("malformed", "sequence 0")
+    pos += _SEQ_ID_TIME.size
+    count = raw[pos]
+    pos += 1
+    label: list[str] = []
+    for _ in range(count):
+        m = raw[pos]
+        party = raw[pos + 1 : pos + 1 + m]
+        if len(party) != m or not PARTY_RE.match(party):
+            raise EnvelopeError("bad_label", "a label entry is not a party id")
+        label.append(party.decode("ascii"))
+        pos += 1 + m
+    if not label or len(label) > MAX_LABEL or any(a >= b for a, b in itertools.pairwise(label)):
+        raise EnvelopeError("bad_label", "the label is empty, too long, unsorted or repeats")
+    key_id = raw[pos : pos + KEY_ID_SIZE]
+    pos += KEY_ID_SIZE
+    (size,) = _U32.unpack_from(raw, pos)
+    pos += _U32.size
+    if size > MAX_PAYLOAD:
+        raise EnvelopeError("oversized", f"payload of {size} bytes (at most {MAX_PAYLOAD})")
+    if len(raw) != pos + size + SIGNATURE_SIZE:
+        raise EnvelopeError("malformed", "length does not match the payload size")
+    return Envelope(
+        origin.decode("ascii"), seq, msg_id, time_ns, kind, tuple(label), key_id, pos, raw
+    )  # fmt: skip

@@ -1,0 +1,471 @@
+"""The hub: authenticates parties by certificate, checks, stores and routes their messages.
+
+Every accepted message is committed (group commit across connections) before its ACK;
+each recipient is then fed from the store, from its own cursor, one batch at a time: a
+slow or stalled party holds one batch of memory and delays nobody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import msgspec
+
+from warnlink.exchange import frames, intel, metrics, pki
+from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, decode
+from warnlink.exchange.frames import FrameType, ProtocolError, Reason
+from warnlink.exchange.logs import event
+from warnlink.exchange.store import Accepted, HubStore, SqliteStore, Stored, Sync
+
+log = logging.getLogger("warnlink.hub")
+T = TypeVar("T")
+LANES = tuple(Lane)
+DISK_BATCH = 512
+_REASON_OF = {
+    "malformed": Reason.MALFORMED,
+    "bad_label": Reason.BAD_LABEL,
+    "oversized": Reason.OVERSIZED,
+    "unknown_kind": Reason.UNKNOWN_KIND,
+}
+
+
+@dataclass
+class HubConfig:
+    pki: Path
+    data: Path
+    host: str = "127.0.0.1"
+    port: int = 7400
+    metrics_port: int | None = None
+    sync: Sync = "normal"
+    idle_s: float = 30.0
+    frame_s: float = 10.0
+    handshake_s: float = 10.0
+
+
+class Rejected(Exception):
+    def __init__(self, reason: Reason, text: str, seq: int = 0) -> None:
+        super().__init__(text)
+        self.reason = reason
+        self.seq = seq
+
+
+class Hub:
+    def __init__(self, config: HubConfig) -> None:
+        self.config = config
+        config.data.mkdir(parents=True, exist_ok=True)
+        self.store: HubStore = SqliteStore(config.data / "hub.db", sync=config.sync)
+        self._reads = SqliteStore(config.data / "hub.db").reader()
+        # One thread per connection, so that no two statements ever share a connection's
+        # transaction: a read that joined another's would see a stale snapshot.
+        self._write_pool = ThreadPoolExecutor(1, "hub-write")
+        self._read_pool = ThreadPoolExecutor(1, "hub-read")
+        self.metrics = metrics.HubMetrics()
+        self.certs = pki.SigningCertificates.for_root(config.pki)
+        self.verifiers: dict[tuple[str, bytes], pki.Verifier] = {}
+        self.cert_der: dict[tuple[str, bytes], bytes] = {}
+        self.last_seq = self.store.last_seqs()
+        self.sessions: dict[str, Session] = {}
+        self._commits: asyncio.Queue[tuple[list[Accepted], asyncio.Future[list[int]]]]
+        self._ssl: tuple[float, ssl.SSLContext] | None = None
+        self._roster: tuple[float, frozenset[str]] | None = None
+        self._servers: list[asyncio.Server] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        for origin, key_id, der in self.store.certs():
+            try:
+                self._register(self.certs.check(der))
+                self.cert_der[(origin, key_id)] = der
+            except pki.PkiError as exc:
+                event(log, "stored_cert_dropped", logging.WARNING, party=origin, reason=str(exc))
+
+    async def start(self) -> int:
+        """Listen; returns the bound port (useful with port 0)."""
+        self._commits = asyncio.Queue()
+        self._tasks.append(asyncio.create_task(self._committer()))
+        self._tasks.append(asyncio.create_task(self._save_cursors()))
+        server = await asyncio.start_server(self._connected, self.config.host, self.config.port)
+        self._servers.append(server)
+        port: int = server.sockets[0].getsockname()[1]
+        if self.config.metrics_port is not None:
+            mserver = await metrics.serve(
+                self.config.host, self.config.metrics_port, self._render_metrics
+            )
+            self._servers.append(mserver)
+            self.metrics_port = mserver.sockets[0].getsockname()[1]
+        event(log, "listening", host=self.config.host, port=port, sync=self.config.sync)
+        return port
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        for session in list(self.sessions.values()):
+            session.abort()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.write(self._flush_cursors)
+        self._write_pool.shutdown()
+        self._read_pool.shutdown()
+        self.store.close()
+        self._reads.close()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _server_context(self) -> ssl.SSLContext:
+        """The TLS context, rebuilt when the CRL changes so revocations bite at once."""
+        mtime = (self.config.pki / "crl.pem").stat().st_mtime
+        if self._ssl is None or self._ssl[0] != mtime:
+            self._ssl = (mtime, pki.server_context(self.config.pki))
+            self.certs.reload_crl()
+        return self._ssl[1]
+
+    def roster(self) -> frozenset[str]:
+        """Parties a label may name: those the federation PKI has issued certificates to."""
+        mtime = (self.config.pki / "index.json").stat().st_mtime
+        if self._roster is None or self._roster[0] != mtime:
+            parties = {r.party for r in pki.listing(self.config.pki) if r.party is not None}
+            self._roster = (mtime, frozenset(parties))
+        return self._roster[1]
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            await writer.start_tls(
+                self._server_context(), ssl_handshake_timeout=self.config.handshake_s
+            )
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            party = pki.peer_party(der)
+        except (ssl.SSLError, pki.PkiError, TimeoutError, ConnectionError, OSError) as exc:
+            self.metrics.rejected.labels("?", "certificate").inc()
+            event(log, "connection_refused", logging.WARNING, peer=str(peer), reason=str(exc))
+            writer.transport.abort()
+            return
+        session = Session(self, party, reader, writer)
+        try:
+            mode = await session.hello()
+        except (ProtocolError, ConnectionError, OSError) as exc:
+            reason = exc.reason if isinstance(exc, ProtocolError) else Reason.PROTOCOL
+            session.refuse(reason, str(exc))
+            await session.shutdown()
+            return
+        if mode == frames.Mode.QUERY:
+            await session.run()
+            return
+        old = self.sessions.get(party)
+        if old is not None:
+            event(log, "session_replaced", party=party)
+            old.send(frames.error(Reason.REPLACED, "a newer connection of this party took over"))
+            old.abort()
+            await old.done.wait()
+        self.sessions[party] = session
+        self.metrics.connected.labels(party).set(1)
+        try:
+            await session.run(deliver=True)
+        finally:
+            if self.sessions.get(party) is session:
+                del self.sessions[party]
+                self.metrics.connected.labels(party).set(0)
+            session.done.set()
+
+    # -- signing keys ------------------------------------------------------------------
+
+    def _register(self, verifier: pki.Verifier) -> None:
+        self.verifiers[(verifier.party, verifier.key_id)] = verifier
+
+    async def write(self, fn: Callable[..., T], *args: object) -> T:
+        """Run on the writer connection's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._write_pool, fn, *args)
+
+    async def read(self, fn: Callable[..., T], *args: object) -> T:
+        """Run on the reader connection's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._read_pool, fn, *args)
+
+    async def learn_cert(self, party: str, der: bytes) -> None:
+        """Check a party's signing certificate, keep it, and pass it on to every session."""
+        verifier = self.certs.check(der)
+        if verifier.party != party:
+            raise pki.PkiError(f"signing certificate of {verifier.party}, connection of {party}")
+        key = (verifier.party, verifier.key_id)
+        if key not in self.cert_der:
+            await self.write(self.store.put_cert, verifier.party, verifier.key_id, der)
+            self.cert_der[key] = der
+            for session in self.sessions.values():
+                session.send(frames.frame(FrameType.CERT, der))
+        self._register(verifier)
+
+    # -- accepting ---------------------------------------------------------------------
+
+    def check(self, party: str, raw: bytes) -> Accepted:
+        """Accept or refuse one published envelope; Rejected says why."""
+        try:
+            env = decode(raw)
+        except EnvelopeError as exc:
+            raise Rejected(_REASON_OF.get(exc.reason, Reason.MALFORMED), str(exc)) from None
+        seq = env.seq
+        if env.origin != party:
+            raise Rejected(Reason.WRONG_ORIGIN, f"origin {env.origin}, connected as {party}", seq)
+        verifier = self.verifiers.get((party, env.key_id))
+        if verifier is None:
+            raise Rejected(Reason.UNKNOWN_KEY, f"no signing key {env.key_id.hex()}", seq)
+        if not env.verify(verifier):
+            raise Rejected(Reason.BAD_SIGNATURE, "signature does not verify", seq)
+        recipients = env.recipients()
+        unknown = set(env.label) - self.roster()
+        if unknown or not recipients:
+            why = f"unknown parties {sorted(unknown)}" if unknown else "no recipient"
+            raise Rejected(Reason.BAD_LABEL, why, seq)
+        title = None
+        if env.kind == Kind.INTEL_REPORT:
+            try:
+                title = intel.decode(env.payload).title
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise Rejected(Reason.MALFORMED, f"intel report payload: {exc}", seq) from None
+        return Accepted(env, recipients, time.time_ns(), title)
+
+    async def sequence(self, env: Envelope) -> bool | None:
+        """True for a new sequence, False for a resend of a stored one, None for a replay."""
+        key = (env.origin, int(env.lane))
+        if env.seq > self.last_seq.get(key, 0):
+            self.last_seq[key] = env.seq
+            return True
+        stored = await self.read(self._reads.find, env.origin, env.seq)
+        return False if stored == env.raw else None
+
+    async def commit(self, batch: list[Accepted]) -> list[int]:
+        future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        await self._commits.put((batch, future))
+        return await future
+
+    async def _committer(self) -> None:
+        """Group commit: everything that arrived while the last commit ran goes in one."""
+        while True:
+            jobs = [await self._commits.get()]
+            while not self._commits.empty():
+                jobs.append(self._commits.get_nowait())
+            batch = [item for items, _ in jobs for item in items]
+            started = time.perf_counter()
+            try:
+                hseqs = await self.write(self.store.append, batch)
+            except Exception as exc:
+                event(log, "store_failed", logging.CRITICAL, error=str(exc))
+                for _, future in jobs:
+                    future.set_exception(exc)
+                raise
+            self.metrics.commit_seconds.observe(time.perf_counter() - started)
+            pos = 0
+            for items, future in jobs:
+                future.set_result(hseqs[pos : pos + len(items)])
+                pos += len(items)
+            self._route(batch)
+
+    def _route(self, batch: list[Accepted]) -> None:
+        for item in batch:
+            env = item.envelope
+            self.metrics.accepted.labels(env.origin, env.kind.name.lower()).inc()
+            for party in item.recipients:
+                session = self.sessions.get(party)
+                if session is not None:
+                    session.wake.set()
+
+    async def pending(self, party: str, lane: int, after: int) -> list[Stored]:
+        return await self.read(self._reads.pending, party, lane, after, DISK_BATCH)
+
+    # -- cursors and metrics -----------------------------------------------------------
+
+    async def _save_cursors(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            await self.write(self._flush_cursors)
+
+    def _flush_cursors(self) -> None:
+        cursors = {
+            (party, int(lane)): s.acked[lane]
+            for party, s in list(self.sessions.items())
+            for lane in LANES
+            if s.acked[lane]
+        }
+        if cursors:
+            self.store.set_cursors(cursors)
+
+    async def _render_metrics(self) -> bytes:
+        for party, session in list(self.sessions.items()):
+            backlog = await self.read(self._reads.backlog, party, list(session.acked))
+            self.metrics.lag.labels(party).set(backlog)
+        return self.metrics.render()
+
+
+class Session:
+    """One party's connection: its published messages in, its deliveries out."""
+
+    def __init__(
+        self, hub: Hub, party: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.hub = hub
+        self.party = party
+        self.writer = writer
+        cfg = hub.config
+        self.frames = frames.FrameReader(reader, idle_s=cfg.idle_s, frame_s=cfg.frame_s)
+        self.sent = [0, 0, 0]
+        self.acked = [0, 0, 0]
+        self.wake = asyncio.Event()
+        self.done = asyncio.Event()
+        self.mode = frames.Mode.NODE
+        self._early: list[tuple[FrameType, bytes]] = []
+
+    def send(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+    def abort(self) -> None:
+        self.writer.transport.abort()
+
+    async def shutdown(self) -> None:
+        """Flush what is queued (an ERROR saying why) for up to a second, then drop."""
+        self.writer.close()
+        with contextlib.suppress(TimeoutError, OSError, ssl.SSLError):
+            await asyncio.wait_for(self.writer.wait_closed(), 1.0)
+        self.abort()
+
+    async def run(self, *, deliver: bool = False) -> None:
+        deliverer: asyncio.Task[None] | None = None
+        try:
+            if deliver:
+                deliverer = asyncio.create_task(self._deliver())
+            if self._early:
+                await self._handle(self._early)
+            while batch := await self.frames.frames():
+                await self._handle(batch)
+            event(log, "disconnected", party=self.party)
+        except ProtocolError as exc:
+            self.refuse(exc.reason, str(exc))
+        except (ConnectionError, OSError) as exc:
+            event(log, "connection_lost", party=self.party, error=str(exc))
+        finally:
+            if deliverer is not None:
+                deliverer.cancel()
+                await asyncio.gather(deliverer, return_exceptions=True)
+            await self.shutdown()
+
+    def refuse(self, reason: Reason, text: str) -> None:
+        self.hub.metrics.rejected.labels(self.party, reason.name.lower()).inc()
+        event(
+            log,
+            "session_refused",
+            logging.WARNING,
+            party=self.party,
+            reason=reason.name,
+            detail=text,
+        )
+        self.send(frames.error(reason, text))
+
+    async def hello(self) -> frames.Mode:
+        """Read HELLO: the session's mode, resume cursors and signing certificate."""
+        batch = await self.frames.frames()
+        if not batch or batch[0][0] != FrameType.HELLO:
+            raise ProtocolError(Reason.PROTOCOL, "the first frame must be HELLO")
+        self.mode, cursors, cert = frames.parse_hello(batch[0][1])
+        try:
+            await self.hub.learn_cert(self.party, cert)
+        except pki.PkiError as exc:
+            raise ProtocolError(Reason.CERTIFICATE, f"signing certificate: {exc}") from None
+        self.sent = list(cursors)
+        self.acked = list(cursors)
+        welcome = frames.frame(FrameType.WELCOME, self.party.encode())
+        certs = b"".join(frames.frame(FrameType.CERT, d) for d in self.hub.cert_der.values())
+        self.send(welcome + certs)
+        event(log, "connected", party=self.party, mode=self.mode.name, cursors=cursors)
+        self._early = batch[1:]
+        return self.mode
+
+    async def _handle(self, batch: list[tuple[FrameType, bytes]]) -> None:
+        accepted: list[Accepted] = []
+        replies: list[bytes] = []
+        for ftype, body in batch:
+            if ftype == FrameType.PUBLISH and self.mode == frames.Mode.NODE:
+                await self._publish(body, accepted, replies)
+            elif ftype == FrameType.RECEIVED:
+                lane, hseq = frames.parse_received(body)
+                self.acked[lane] = max(self.acked[lane], min(hseq, self.sent[lane]))
+            elif ftype == FrameType.PING:
+                replies.append(frames.frame(FrameType.PONG))
+            elif ftype == FrameType.LIST:
+                request, after, limit = frames.parse_list(body)
+                rows = await self.hub.read(
+                    self.hub._reads.listing, self.party, Kind.INTEL_REPORT, after, min(limit, 1000)
+                )
+                replies.append(frames.listed(request, [
+                    (r.hseq, r.id, r.origin, r.seq, r.time_ns, r.size, r.title) for r in rows
+                ]))  # fmt: skip
+            elif ftype == FrameType.FETCH:
+                request, msg_id = frames.parse_fetch(body)
+                raw = await self.hub.read(self.hub._reads.fetch, self.party, msg_id)
+                replies.append(frames.fetched(request, raw))
+            else:
+                raise ProtocolError(Reason.PROTOCOL, f"unexpected {ftype.name} frame")
+        if accepted:
+            hseqs = await self.hub.commit(accepted)
+            assert len(hseqs) == len(accepted)
+            replies += [frames.ack(item.envelope.seq, False) for item in accepted]
+        if replies:
+            self.send(b"".join(replies))
+            await self.writer.drain()
+
+    async def _publish(self, raw: bytes, accepted: list[Accepted], replies: list[bytes]) -> None:
+        try:
+            item = self.hub.check(self.party, raw)
+        except Rejected as exc:
+            self._reject(exc.seq, exc.reason, str(exc), replies)
+            return
+        env = item.envelope
+        fresh = await self.hub.sequence(env)
+        if fresh is None:
+            self._reject(env.seq, Reason.REPLAY, f"sequence {env.seq} already used", replies)
+        elif fresh:
+            accepted.append(item)
+        else:
+            replies.append(frames.ack(env.seq, True))
+
+    def _reject(self, seq: int, reason: Reason, text: str, replies: list[bytes]) -> None:
+        self.hub.metrics.rejected.labels(self.party, reason.name.lower()).inc()
+        event(log, "rejected", logging.WARNING, party=self.party, seq=seq, reason=reason.name,
+              detail=text)  # fmt: skip
+        replies.append(frames.reject(seq, reason, text))
+
+    async def _deliver(self) -> None:
+        """Most urgent lane first, always read from the store after the last sent.
+
+        The store is the one source: a snapshot holds every hub sequence up to its newest,
+        so reading from a cursor can be late but never skip; memory is one batch.
+        """
+        while True:
+            self.wake.clear()
+            for lane in LANES:
+                rows = await self.hub.pending(self.party, lane, self.sent[lane])
+                if rows:
+                    await self._write(lane, rows)
+                    self.wake.set()
+                    break
+            else:
+                await self.wake.wait()
+
+    async def _write(self, lane: int, rows: list[Stored]) -> None:
+        after = self.sent[lane]
+        rows = [r for r in rows if r.hseq > after]
+        if not rows:
+            return
+        self.send(b"".join(frames.deliver(r.hseq, r.raw) for r in rows))
+        self.sent[lane] = rows[-1].hseq
+        now = time.time_ns()
+        hist = self.hub.metrics.delivery_seconds.labels(self.party)
+        for r in rows:
+            hist.observe((now - r.received_ns) / 1e9)
+        self.hub.metrics.delivered.labels(self.party).inc(len(rows))
+        await self.writer.drain()

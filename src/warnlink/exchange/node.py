@@ -1,0 +1,355 @@
+"""A party's node: publishes its outbox to the hub and receives what is released to it.
+
+The node reconnects for ever with backoff; on each connection it resends whatever the hub
+has not acknowledged (the hub recognises resends) and resumes delivery from the cursors
+stored with its inbox, so crashes on either side lose and duplicate nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from warnlink.exchange import frames, pki
+from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, decode
+from warnlink.exchange.frames import FrameReader, FrameType, Mode, ProtocolError, Reason
+from warnlink.exchange.logs import event
+from warnlink.exchange.node_store import NodeStore, Received
+
+log = logging.getLogger("warnlink.node")
+SLOW_START = 32
+
+
+class HubRefused(Exception):
+    """The hub sent ERROR and closed: the reason is its word for what went wrong."""
+
+
+@dataclass
+class NodeStats:
+    connects: int = 0
+    received: int = 0
+    duplicates: int = 0
+    acked: int = 0
+    rejected: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class HubAddress:
+    host: str
+    port: int
+    server_name: str = "localhost"
+
+    @classmethod
+    def parse(cls, text: str) -> HubAddress:
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"hub address {text!r} is not HOST:PORT")
+        return cls(host, int(port), "localhost" if host in ("127.0.0.1", "::1") else host)
+
+
+class _Keys:
+    """Signing certificates the hub forwarded, each checked against the CA and CRL here."""
+
+    def __init__(self, pki_root: Path) -> None:
+        self.certs = pki.SigningCertificates.for_root(pki_root)
+        self.verifiers: dict[tuple[str, bytes], pki.Verifier] = {}
+
+    def learn(self, der: bytes) -> None:
+        try:
+            v = self.certs.check(der)
+        except pki.PkiError as exc:
+            event(log, "signing_cert_refused", logging.WARNING, reason=str(exc))
+            return
+        self.verifiers[(v.party, v.key_id)] = v
+
+    def check(self, env: Envelope) -> str | None:
+        """None if the origin's signature holds, else why not."""
+        verifier = self.verifiers.get((env.origin, env.key_id))
+        if verifier is None:
+            return "unknown_key"
+        return None if env.verify(verifier) else "bad_signature"
+
+
+async def _connect(
+    pki_root: Path, party: str, hub: HubAddress, mode: Mode, cursors: tuple[int, int, int],
+    cert: bytes, keys: _Keys,
+) -> tuple[asyncio.StreamWriter, FrameReader, list[tuple[FrameType, bytes]]]:  # fmt: skip
+    """TLS connect, HELLO, and read WELCOME; returns the frames that came with it."""
+    ctx = pki.client_context(pki_root, party)
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection(hub.host, hub.port, ssl=ctx, server_hostname=hub.server_name),
+        10,
+    )
+    writer.write(frames.hello(mode, cursors, cert))
+    fr = FrameReader(reader, idle_s=10, frame_s=10)
+    batch = await fr.frames()
+    if not batch:
+        raise ConnectionError("the hub closed the connection after HELLO")
+    if batch[0][0] == FrameType.ERROR:
+        raise HubRefused(batch[0][1][1:].decode(errors="replace"))
+    if batch[0][0] != FrameType.WELCOME:
+        raise ProtocolError(Reason.PROTOCOL, f"expected WELCOME, got {batch[0][0].name}")
+    return writer, fr, batch[1:]
+
+
+class Node:
+    """One party's connection to the hub, with a durable outbox and inbox in `data`."""
+
+    def __init__(
+        self, pki_root: Path, party: str, hub: HubAddress, data: Path, *,
+        window: int = 4096, poll_s: float = 0.05, idle_s: float = 10.0,
+    ) -> None:  # fmt: skip
+        self.pki_root = pki_root
+        self.party = party
+        self.hub = hub
+        self.signer = pki.Signer.load(pki_root, party)
+        self.store = NodeStore(data / "node.db")
+        self.keys = _Keys(pki_root)
+        self.stats = NodeStats()
+        self.connected = asyncio.Event()
+        self.window = window
+        self.poll_s = poll_s
+        self.idle_s = idle_s
+        self._wake = asyncio.Event()
+        self._arrived = asyncio.Event()
+        self._inflight: set[int] = set()
+        self._room = SLOW_START
+
+    # -- the application's side ----------------------------------------------------------
+
+    def publish(self, kind: Kind, label: Sequence[str], payload: bytes) -> Envelope:
+        """Queue a signed message durably; it goes out now or when the hub is back."""
+        return self.publish_many([(kind, label, payload)])[0]
+
+    def publish_many(self, items: Sequence[tuple[Kind, Sequence[str], bytes]]) -> list[Envelope]:
+        out = self.store.publish(self.signer, items)
+        self._wake.set()
+        return out
+
+    async def messages(self, after: int = 0) -> AsyncIterator[Received]:
+        """Every inbox message after row `after`, waiting for new ones for ever."""
+        while True:
+            self._arrived.clear()
+            rows = self.store.inbox(after)
+            for row in rows:
+                yield row
+                after = row.row
+            if not rows:
+                await self._arrived.wait()
+
+    # -- the connection ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Stay connected: reconnect with jittered backoff after any failure."""
+        backoff = 0.1
+        rng = random.Random()
+        while True:
+            try:
+                await self._session()
+            except (OSError, ConnectionError, TimeoutError, ssl.SSLError, ProtocolError,
+                    HubRefused, asyncio.IncompleteReadError) as exc:  # fmt: skip
+                event(log, "hub_connection_failed", logging.WARNING, party=self.party,
+                      error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            if self.connected.is_set():
+                backoff = 0.1  # the session had come up: the link, not the hub, is failing
+            self.connected.clear()
+            await asyncio.sleep(backoff * (0.5 + rng.random()))
+            backoff = min(backoff * 2, 2.0)
+
+    async def _session(self) -> None:
+        writer, fr, early = await _connect(
+            self.pki_root, self.party, self.hub, Mode.NODE, self.store.cursors(),
+            self.signer.certificate_der, self.keys,
+        )  # fmt: skip
+        self.stats.connects += 1
+        self.connected.set()
+        self._inflight.clear()
+        self._room = SLOW_START
+        event(log, "hub_connected", party=self.party, connects=self.stats.connects)
+        sender = asyncio.create_task(self._send(writer))
+        try:
+            self._handle(early, writer)  # deliveries may share WELCOME's read
+            while batch := await fr.frames():
+                self._handle(batch, writer)
+                if sender.done():
+                    sender.result()
+                await writer.drain()
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+            writer.transport.abort()
+
+    async def _send(self, writer: asyncio.StreamWriter) -> None:
+        """Outbox to hub, most urgent lane first, a growing window of unacknowledged.
+
+        Each connection starts with a small window that grows with every acknowledgement
+        (as TCP's slow start): a link that keeps being cut still gets the oldest messages
+        acknowledged, instead of spending every connection resending one big window.
+        """
+        sent = [0, 0, 0]
+        idle = 0.0
+        while True:
+            room = self._room - len(self._inflight)
+            wrote = False
+            for lane in Lane:
+                if room <= 0:
+                    break
+                rows = self.store.pending(lane, sent[lane], room)
+                if rows:
+                    writer.write(b"".join(frames.frame(FrameType.PUBLISH, r.raw) for r in rows))
+                    self._inflight.update(r.seq for r in rows)
+                    sent[lane] = rows[-1].seq
+                    room -= len(rows)
+                    wrote = True
+            if wrote:
+                idle = 0.0
+                await writer.drain()
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            except TimeoutError:
+                idle += self.poll_s
+                if idle >= self.idle_s / 3:
+                    writer.write(frames.frame(FrameType.PING))
+                    idle = 0.0
+
+    def _handle(self, batch: list[tuple[FrameType, bytes]], writer: asyncio.StreamWriter) -> None:
+        acked: list[int] = []
+        rejected: list[tuple[int, str]] = []
+        delivered: list[tuple[int, bytes]] = []
+        for ftype, body in batch:
+            if ftype == FrameType.DELIVER:
+                delivered.append(frames.parse_deliver(body))
+            elif ftype == FrameType.ACK:
+                acked.append(frames.parse_ack(body)[0])
+            elif ftype == FrameType.REJECT:
+                seq, reason, text = frames.parse_reject(body)
+                event(log, "publish_rejected", logging.WARNING, party=self.party, seq=seq,
+                      reason=reason.name, detail=text)  # fmt: skip
+                rejected.append((seq, f"{reason.name.lower()}: {text}"))
+            elif ftype == FrameType.CERT:
+                self.keys.learn(body)
+            elif ftype == FrameType.ERROR:
+                raise HubRefused(body[1:].decode(errors="replace"))
+            elif ftype != FrameType.PONG:
+                raise ProtocolError(Reason.PROTOCOL, f"unexpected {ftype.name} from the hub")
+        if acked or rejected:
+            self.store.settle(acked, rejected)
+            self._inflight.difference_update(acked)
+            self._inflight.difference_update(seq for seq, _ in rejected)
+            self._room = min(self.window, self._room + len(acked) + len(rejected))
+            self.stats.acked += len(acked)
+            self.stats.rejected += len(rejected)
+            self._wake.set()
+        if delivered:
+            self._receive(delivered, writer)
+
+    def _receive(self, delivered: list[tuple[int, bytes]], writer: asyncio.StreamWriter) -> None:
+        """Verify each delivery, store the good ones and advance the cursors in one commit."""
+        good: list[tuple[int, Envelope]] = []
+        cursors: dict[int, int] = {}
+        for hseq, raw in delivered:
+            try:
+                env = decode(raw)
+            except EnvelopeError as exc:
+                self._drop(hseq, exc.reason)
+                continue
+            cursors[env.lane] = max(cursors.get(env.lane, 0), hseq)
+            why = self.keys.check(env)
+            if why is None and self.party not in env.label:
+                why = "not_released_to_us"
+            if why is not None:
+                self._drop(hseq, why, env)
+                continue
+            good.append((hseq, env))
+        new = self.store.receive(good, cursors)
+        self.stats.received += new
+        self.stats.duplicates += len(good) - new
+        writer.write(b"".join(frames.received(lane, h) for lane, h in cursors.items()))
+        if new:
+            self._arrived.set()
+
+    def _drop(self, hseq: int, reason: str, env: Envelope | None = None) -> None:
+        self.stats.dropped[reason] += 1
+        origin = env.origin if env else None
+        event(log, "delivery_dropped", logging.WARNING, party=self.party, hseq=hseq,
+              reason=reason, origin=origin)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReportListing:
+    hseq: int
+    id: bytes
+    origin: str
+    seq: int
+    time_ns: int
+    size: int
+    title: str
+
+
+class Query:
+    """A short-lived query session: list and fetch intelligence reports released to us."""
+
+    def __init__(self, writer: asyncio.StreamWriter, fr: FrameReader, keys: _Keys) -> None:
+        self._writer = writer
+        self._frames = fr
+        self._keys = keys
+        self._request = 0
+
+    async def _ask(self, data: bytes, want: FrameType) -> bytes:
+        self._writer.write(data)
+        await self._writer.drain()
+        while True:
+            batch = await self._frames.frames()
+            if not batch:
+                raise ConnectionError("the hub closed the query session")
+            for ftype, body in batch:
+                if ftype == FrameType.CERT:
+                    self._keys.learn(body)
+                elif ftype == FrameType.ERROR:
+                    raise HubRefused(body[1:].decode(errors="replace"))
+                elif ftype == want:
+                    return body
+
+    async def list_reports(self, after: int = 0, limit: int = 100) -> list[ReportListing]:
+        self._request += 1
+        body = await self._ask(frames.list_request(self._request, after, limit), FrameType.LISTED)
+        return [ReportListing(*row) for row in frames.parse_listed(body)[1]]
+
+    async def fetch(self, msg_id: bytes) -> Envelope | None:
+        """The report, its origin's signature checked; None if absent or not released to us."""
+        self._request += 1
+        body = await self._ask(frames.fetch(self._request, msg_id), FrameType.FETCHED)
+        raw = frames.parse_fetched(body)[1]
+        if raw is None:
+            return None
+        env = decode(raw)
+        why = self._keys.check(env)
+        if why is not None:
+            raise pki.PkiError(f"fetched report {msg_id.hex()} fails its check: {why}")
+        return env
+
+
+@asynccontextmanager
+async def query(pki_root: Path, party: str, hub: HubAddress) -> AsyncIterator[Query]:
+    keys = _Keys(pki_root)
+    signer = pki.Signer.load(pki_root, party)
+    writer, fr, early = await _connect(
+        pki_root, party, hub, Mode.QUERY, (0, 0, 0), signer.certificate_der, keys
+    )
+    for ftype, body in early:
+        if ftype == FrameType.CERT:
+            keys.learn(body)
+    try:
+        yield Query(writer, fr, keys)
+    finally:
+        writer.transport.abort()

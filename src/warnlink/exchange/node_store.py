@@ -1,0 +1,168 @@
+"""A node's own durable state: the outbox it publishes from and the inbox it receives into.
+
+Publishing is a local SQLite transaction (any process may publish; the running node picks
+it up), so nothing published is lost while the hub is down or the node restarts. The inbox
+is unique on (origin, sequence): a redelivery after a crash is dropped, and the
+application reading the inbox sees each message once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from warnlink.exchange.envelope import Envelope, Kind, SignerLike, decode, seal
+
+PENDING, ACKED, REJECTED = 0, 1, 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY, lane INTEGER NOT NULL, kind INTEGER NOT NULL,
+    envelope BLOB NOT NULL, state INTEGER NOT NULL DEFAULT 0, reason TEXT,
+    created_ns INTEGER NOT NULL, done_ns INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (lane, seq) WHERE state = 0;
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY, origin TEXT NOT NULL, seq INTEGER NOT NULL,
+    lane INTEGER NOT NULL, kind INTEGER NOT NULL, msg_id BLOB NOT NULL,
+    time_ns INTEGER NOT NULL, received_ns INTEGER NOT NULL, hseq INTEGER NOT NULL,
+    envelope BLOB NOT NULL,
+    UNIQUE (origin, seq)
+);
+CREATE TABLE IF NOT EXISTS cursors (lane INTEGER PRIMARY KEY, hseq INTEGER NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """An inbox row: the envelope and when and in which hub position it arrived."""
+
+    row: int
+    envelope: Envelope
+    received_ns: int
+    hseq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    seq: int
+    lane: int
+    raw: bytes
+
+
+class NodeStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write (the connection autocommits otherwise)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- outbox ------------------------------------------------------------------------
+
+    def publish(
+        self, signer: SignerLike, items: Iterable[tuple[Kind, Sequence[str], bytes]]
+    ) -> list[Envelope]:
+        """Sign and queue messages with the next sequence numbers, in one transaction."""
+        out: list[Envelope] = []
+        with self._transaction() as db:
+            seq = db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+            now = time.time_ns()
+            rows = []
+            for kind, label, payload in items:
+                seq += 1
+                env = seal(signer, seq=seq, kind=kind, label=label, payload=payload)
+                out.append(env)
+                rows.append((seq, int(env.lane), int(kind), env.raw, now))
+            db.executemany(
+                "INSERT INTO outbox (seq, lane, kind, envelope, created_ns) VALUES (?,?,?,?,?)",
+                rows,
+            )
+        return out
+
+    def pending(self, lane: int, after: int, limit: int) -> list[Outgoing]:
+        rows = self._db.execute(
+            "SELECT seq, lane, envelope FROM outbox WHERE state = 0 AND lane = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (lane, after, limit),
+        ).fetchall()
+        return [Outgoing(*row) for row in rows]
+
+    def settle(self, acked: Sequence[int], rejected: Sequence[tuple[int, str]]) -> None:
+        """Record the hub's answers: stored (kept as history) or refused (with the reason)."""
+        now = time.time_ns()
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE outbox SET state = 1, done_ns = ? WHERE seq = ? AND state = 0",
+                [(now, seq) for seq in acked],
+            )
+            db.executemany(
+                "UPDATE outbox SET state = 2, reason = ?, done_ns = ? WHERE seq = ? AND state = 0",
+                [(reason, now, seq) for seq, reason in rejected],
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall()
+        names = {PENDING: "pending", ACKED: "acked", REJECTED: "rejected"}
+        counts = {name: 0 for name in names.values()}
+        counts.update({names[state]: n for state, n in rows})
+        return counts
+
+    def rejected(self) -> list[tuple[int, str]]:
+        return self._db.execute(
+            "SELECT seq, reason FROM outbox WHERE state = 2 ORDER BY seq"
+        ).fetchall()
+
+    # -- inbox -------------------------------------------------------------------------
+
+    def cursors(self) -> tuple[int, int, int]:
+        found = dict(self._db.execute("SELECT lane, hseq FROM cursors").fetchall())
+        return (found.get(0, 0), found.get(1, 0), found.get(2, 0))
+
+    def receive(self, batch: Sequence[tuple[int, Envelope]], cursors: dict[int, int]) -> int:
+        """Store verified deliveries and advance the cursors at once; returns how many new."""
+        now = time.time_ns()
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO inbox (origin, seq, lane, kind, msg_id, time_ns,"
+                " received_ns, hseq, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.origin, e.seq, int(e.lane), int(e.kind), e.id, e.time_ns, now, hseq, e.raw)
+                 for hseq, e in batch],
+            )  # fmt: skip
+            new = db.total_changes - before
+            db.executemany(
+                "INSERT INTO cursors (lane, hseq) VALUES (?, ?) ON CONFLICT (lane)"
+                " DO UPDATE SET hseq = max(hseq, excluded.hseq)",
+                list(cursors.items()),
+            )
+        return new
+
+    def inbox(self, after: int = 0, limit: int = 1000) -> list[Received]:
+        rows = self._db.execute(
+            "SELECT id, envelope, received_ns, hseq FROM inbox WHERE id > ? ORDER BY id LIMIT ?",
+            (after, limit),
+        ).fetchall()
+        return [Received(row, decode(raw), rns, hseq) for row, raw, rns, hseq in rows]
+
+    def inbox_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM inbox").fetchone()[0])

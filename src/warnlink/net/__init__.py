@@ -1,0 +1,1 @@
+"""Network plumbing: links with injected latency and faults."""

@@ -1,0 +1,223 @@
+"""Hostile clients against the real hub process: each is refused with a logged reason, the
+hub stays up, and nothing they sent reaches anyone."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import ssl
+import struct
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import Federation, wait_for
+
+from warnlink.exchange import frames, pki
+from warnlink.exchange.envelope import SIGNATURE_SIZE, Kind, seal
+from warnlink.exchange.frames import FrameReader, FrameType, Mode, Reason
+from warnlink.exchange.node_store import NodeStore
+
+
+class RawClient:
+    """A party's TLS connection driven frame by frame (the hostile side of these tests)."""
+
+    def __init__(self, fed: Federation, party: str) -> None:
+        self.fed = fed
+        self.party = party
+
+    async def __aenter__(self) -> RawClient:
+        ctx = pki.client_context(self.fed.pki, self.party)
+        self.reader, self.writer = await asyncio.open_connection(
+            "127.0.0.1", self.fed.port, ssl=ctx, server_hostname="localhost"
+        )
+        self.frames = FrameReader(self.reader, idle_s=10, frame_s=10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.writer.transport.abort()
+
+    async def hello(self) -> None:
+        cert = pki.Signer.load(self.fed.pki, self.party).certificate_der
+        self.writer.write(frames.hello(Mode.NODE, (0, 0, 0), cert))
+        batch = await self.frames.frames()
+        assert batch[0][0] == FrameType.WELCOME
+
+    async def publish(self, raw: bytes) -> tuple[FrameType, bytes]:
+        """Send one envelope and return the hub's answer to it (ACK, REJECT or ERROR)."""
+        self.writer.write(frames.frame(FrameType.PUBLISH, raw))
+        while True:
+            for ftype, body in await self.frames.frames():
+                if ftype in (FrameType.ACK, FrameType.REJECT, FrameType.ERROR):
+                    return ftype, body
+
+    async def closed_with_error(self) -> Reason:
+        """Read until the hub closes; the ERROR frame's reason."""
+        reason = None
+        try:
+            while batch := await self.frames.frames():
+                for ftype, body in batch:
+                    if ftype == FrameType.ERROR:
+                        reason = Reason(body[0])
+        except (ConnectionError, frames.ProtocolError, ssl.SSLError):
+            pass
+        assert reason is not None, "the hub closed without saying why"
+        return reason
+
+
+def _signer(fed: Federation, party: str) -> pki.Signer:
+    return pki.Signer.load(fed.pki, party)
+
+
+def _rejected(answer: tuple[FrameType, bytes]) -> Reason:
+    ftype, body = answer
+    assert ftype == FrameType.REJECT, f"expected REJECT, got {ftype.name}"
+    return frames.parse_reject(body)[1]
+
+
+async def _message_attacks(fed: Federation) -> None:
+    mal, us = _signer(fed, "MAL"), _signer(fed, "US")
+    async with RawClient(fed, "MAL") as c:
+        await c.hello()
+        ok = seal(mal, seq=1, kind=Kind.WARNING, label=["US"], payload=b"genuine")
+        assert (await c.publish(ok.raw))[0] == FrameType.ACK
+        # a resend of the same bytes is acknowledged as a duplicate, not stored again
+        ftype, body = await c.publish(ok.raw)
+        assert ftype == FrameType.ACK and frames.parse_ack(body) == (1, True)
+        # wrong origin: US's message on KR's connection
+        theirs = seal(us, seq=1, kind=Kind.WARNING, label=["KR"], payload=b"spoof")
+        # (MAL is a party in good standing that turns hostile; no node of its own runs)
+        assert _rejected(await c.publish(theirs.raw)) == Reason.WRONG_ORIGIN
+        # forged signature
+        env = seal(mal, seq=2, kind=Kind.WARNING, label=["US"], payload=b"forged")
+        forged = env.raw[:-SIGNATURE_SIZE] + bytes(SIGNATURE_SIZE)
+        assert _rejected(await c.publish(forged)) == Reason.BAD_SIGNATURE
+        # tampered label: released to US, rewritten to JP after signing
+        env = seal(mal, seq=3, kind=Kind.WARNING, label=["US"], payload=b"for US only")
+        tampered = env.raw.replace(b"\x01\x02US", b"\x01\x02JP", 1)
+        assert tampered != env.raw
+        assert _rejected(await c.publish(tampered)) == Reason.BAD_SIGNATURE
+        # a signed label naming a party the federation does not have
+        env = seal(mal, seq=4, kind=Kind.WARNING, label=["XX"], payload=b"nobody")
+        assert _rejected(await c.publish(env.raw)) == Reason.BAD_LABEL
+        # replayed sequence with new content
+        env = seal(mal, seq=1, kind=Kind.WARNING, label=["US"], payload=b"replay")
+        assert _rejected(await c.publish(env.raw)) == Reason.REPLAY
+        # truncated envelope
+        assert _rejected(await c.publish(ok.raw[:40])) == Reason.MALFORMED
+
+
+async def _oversized(fed: Federation) -> Reason:
+    async with RawClient(fed, "MAL") as c:
+        await c.hello()
+        c.writer.write(struct.pack(">IB", frames.MAX_FRAME + 1, FrameType.PUBLISH))
+        return await c.closed_with_error()
+
+
+async def _garbage_after_hello(fed: Federation) -> Reason:
+    async with RawClient(fed, "MAL") as c:
+        await c.hello()
+        c.writer.write(b"\x00\x00\x00\x09\x99" + os.urandom(200))
+        return await c.closed_with_error()
+
+
+async def _garbage_instead_of_tls(fed: Federation) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", fed.port)
+    writer.write(os.urandom(300))
+    try:
+        return await asyncio.wait_for(reader.read(), 10)
+    except ConnectionError:
+        return b""
+    finally:
+        writer.transport.abort()
+
+
+async def _slow(fed: Federation) -> tuple[Reason, float]:
+    """A client that dribbles a frame one byte at a time is cut off at the deadline."""
+    async with RawClient(fed, "MAL") as c:
+        await c.hello()
+        env = seal(_signer(fed, "MAL"), seq=9, kind=Kind.WARNING, label=["KR"], payload=b"s")
+        data = frames.frame(FrameType.PUBLISH, env.raw)
+        started = time.monotonic()
+
+        async def dribble() -> None:
+            for byte in data:
+                c.writer.write(bytes([byte]))
+                await asyncio.sleep(0.5)
+
+        task = asyncio.create_task(dribble())
+        reason = await c.closed_with_error()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return reason, time.monotonic() - started
+
+
+async def _handshake(fed: Federation, party: str) -> bytes:
+    """What a party gets back for HELLO (TLS 1.3 finishes the client's side of the handshake
+    before the hub has checked the client's certificate, so refusal shows as a close)."""
+    ctx = pki.client_context(fed.pki, party)
+    try:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", fed.port, ssl=ctx, server_hostname="localhost"
+        )
+        cert = pki.Signer.load(fed.pki, party).certificate_der
+        writer.write(frames.hello(Mode.NODE, (0, 0, 0), cert))
+        try:
+            return await asyncio.wait_for(reader.read(100), 10)
+        finally:
+            writer.transport.abort()
+    except (ssl.SSLError, ConnectionError):
+        return b""
+
+
+@pytest.mark.slow
+def test_hostile_clients_are_refused_and_nothing_leaks(federation: Federation) -> None:
+    fed = federation
+    past = datetime.now(UTC) - timedelta(days=30)
+    pki.issue_party(fed.pki, "OLD", not_before=past - timedelta(days=30), not_after=past)
+    pki.issue_party(fed.pki, "GONE")
+    pki.issue_party(fed.pki, "MAL")
+    pki.revoke(fed.pki, party="GONE", reason="keyCompromise")
+    hub = fed.start_hub("--idle-timeout", "6", "--frame-timeout", "2")
+    for party in ("KR", "US", "JP"):
+        fed.start_node(party)
+
+    asyncio.run(_message_attacks(fed))
+    assert asyncio.run(_oversized(fed)) == Reason.OVERSIZED
+    assert asyncio.run(_garbage_after_hello(fed)) == Reason.PROTOCOL
+    assert asyncio.run(_garbage_instead_of_tls(fed)) == b""
+    reason, took = asyncio.run(_slow(fed))
+    assert reason == Reason.TIMEOUT and took < 6
+    assert asyncio.run(_handshake(fed, "OLD")) == b""
+    assert asyncio.run(_handshake(fed, "GONE")) == b""
+
+    # the hub is up and still serves the honest parties
+    assert hub.alive
+    us = NodeStore(fed.node_dir("US") / "node.db")
+    kr = NodeStore(fed.node_dir("KR") / "node.db")
+    kr.publish(_signer(fed, "KR"), [(Kind.WARNING, ["US"], b"after the attacks")])
+    wait_for(lambda: any(r.envelope.payload == b"after the attacks" for r in us.inbox()), 20,
+             "an honest message after the attacks")  # fmt: skip
+
+    # nothing hostile was stored or delivered
+    payloads = {r.envelope.payload for p in ("KR", "US", "JP")
+                for r in NodeStore(fed.node_dir(p) / "node.db").inbox()}  # fmt: skip
+    assert payloads == {b"genuine", b"after the attacks"}
+    db = sqlite3.connect(fed.root / "hub" / "hub.db")
+    stored = [row[0] for row in db.execute("SELECT envelope FROM messages")]
+    assert len(stored) == 2
+
+    # every refusal was logged with its reason and counted per party
+    events = hub.events()
+    reasons = {
+        str(e.get("reason")) for e in events if e["event"] in ("rejected", "session_refused")
+    }
+    assert {"WRONG_ORIGIN", "BAD_SIGNATURE", "BAD_LABEL", "REPLAY", "MALFORMED", "OVERSIZED",
+            "PROTOCOL", "TIMEOUT"} <= reasons  # fmt: skip
+    refused = " ".join(str(e["reason"]) for e in events if e["event"] == "connection_refused")
+    assert "expired" in refused and "revoked" in refused
+    text = urllib.request.urlopen(f"http://127.0.0.1:{fed.metrics_port}/metrics").read().decode()
+    assert 'warnlink_hub_rejected_total{party="MAL",reason="bad_signature"} 2.0' in text
+    assert 'warnlink_hub_accepted_total{kind="warning",party="MAL"} 1.0' in text
