@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from warnlink.exchange import pki
+from warnlink.exchange import frames, pki
+from warnlink.exchange.frames import FrameReader, FrameType, Mode, Reason
 
 PARTIES = ("JP", "KR", "US")
 
@@ -139,3 +142,49 @@ def federation(tmp_path: Path) -> Iterator[Federation]:
         yield fed
     finally:
         fed.close()
+
+
+class RawClient:
+    """A party's TLS connection driven frame by frame (the hostile side of these tests)."""
+
+    def __init__(self, fed: Federation, party: str) -> None:
+        self.fed = fed
+        self.party = party
+
+    async def __aenter__(self) -> RawClient:
+        ctx = pki.client_context(self.fed.pki, self.party)
+        self.reader, self.writer = await asyncio.open_connection(
+            "127.0.0.1", self.fed.port, ssl=ctx, server_hostname="localhost"
+        )
+        self.frames = FrameReader(self.reader, idle_s=10, frame_s=10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.writer.transport.abort()
+
+    async def hello(self) -> None:
+        cert = pki.Signer.load(self.fed.pki, self.party).certificate_der
+        self.writer.write(frames.hello(Mode.NODE, (0, 0, 0), cert))
+        batch = await self.frames.frames()
+        assert batch[0][0] == FrameType.WELCOME
+
+    async def publish(self, raw: bytes) -> tuple[FrameType, bytes]:
+        """Send one envelope and return the hub's answer to it (ACK, REJECT or ERROR)."""
+        self.writer.write(frames.frame(FrameType.PUBLISH, raw))
+        while True:
+            for ftype, body in await self.frames.frames():
+                if ftype in (FrameType.ACK, FrameType.REJECT, FrameType.ERROR):
+                    return ftype, body
+
+    async def closed_with_error(self) -> Reason:
+        """Read until the hub closes; the ERROR frame's reason."""
+        reason = None
+        try:
+            while batch := await self.frames.frames():
+                for ftype, body in batch:
+                    if ftype == FrameType.ERROR:
+                        reason = Reason(body[0])
+        except (ConnectionError, frames.ProtocolError, ssl.SSLError):
+            pass
+        assert reason is not None, "the hub closed without saying why"
+        return reason

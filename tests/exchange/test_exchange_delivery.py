@@ -1,0 +1,136 @@
+"""Delivery policy with real processes: intelligence reports released only where labelled,
+warnings overtaking a backlog, and a stalled party that costs nobody else anything."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Federation, RawClient, wait_for
+
+from warnlink.exchange import intel
+from warnlink.exchange.envelope import Kind
+from warnlink.exchange.node import HubAddress, query
+from warnlink.exchange.node_store import NodeStore
+from warnlink.exchange.pki import Signer
+
+
+def _store(fed: Federation, party: str) -> NodeStore:
+    return NodeStore(fed.node_dir(party) / "node.db")
+
+
+def _publish(fed: Federation, party: str, items: list[tuple[Kind, list[str], bytes]]) -> None:
+    store = _store(fed, party)
+    store.publish(Signer.load(fed.pki, party), items)
+    store.close()
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_intel_reports_are_listed_and_fetched_only_where_released(
+    federation: Federation,
+) -> None:
+    fed = federation
+    fed.start_hub()
+    for party in ("KR", "US", "JP"):
+        fed.start_node(party)
+    body = os.urandom(5 * 2**20)
+    report = intel.IntelReport("Launch site activity", "application/octet-stream", body)
+    _publish(fed, "KR", [(Kind.INTEL_REPORT, ["US"], intel.encode(report))])
+    us = _store(fed, "US")
+    wait_for(lambda: us.inbox_count() == 1, 30, "the 5 MB report to reach US")
+    assert intel.decode(us.inbox()[0].envelope.payload).body == body
+
+    async def look(party: str) -> tuple[list[str], list[bytes | None]]:
+        hub = HubAddress("127.0.0.1", fed.port)
+        async with query(fed.pki, party, hub) as q:
+            listed = await q.list_reports()
+            got = [await q.fetch(r.id) for r in listed]
+            ghost = await q.fetch(us.inbox()[0].envelope.id)
+        return [r.title for r in listed], [
+            intel.decode(e.payload).body if e else None for e in [*got, ghost]
+        ]
+
+    assert asyncio.run(look("US")) == (["Launch site activity"], [body, body])
+    assert asyncio.run(look("KR")) == (["Launch site activity"], [body, body])
+    assert asyncio.run(look("JP")) == ([], [None]), "JP saw a report not released to it"
+    assert _store(fed, "JP").inbox_count() == 0
+
+
+def test_a_warning_overtakes_a_backlog_of_track_reports(federation: Federation) -> None:
+    fed = federation
+    fed.start_hub()
+    fed.start_node("KR")
+    backlog = [(Kind.TRACK_REPORT, ["US"], os.urandom(300)) for _ in range(5000)]
+    _publish(fed, "KR", backlog)
+    _publish(fed, "KR", [(Kind.WARNING, ["US"], b"take shelter")])
+    kr = _store(fed, "KR")
+    wait_for(lambda: kr.outbox_counts()["acked"] == 5001, 60, "KR's messages to be stored")
+    fed.start_node("US")
+    us = _store(fed, "US")
+    wait_for(lambda: us.inbox_count() == 5001, 60, "US to catch up")
+    order = [r.envelope.kind for r in us.inbox(0, 6000)]
+    position = order.index(Kind.WARNING)
+    # the warning was published last, behind 5,000 reports; it may wait for at most the
+    # one batch of reports the hub was already writing (512)
+    assert position <= 512, f"the warning arrived {position}th"
+
+
+def test_a_stalled_party_delays_nobody_and_catches_up_from_disk(
+    federation: Federation,
+) -> None:
+    fed = federation
+    hub = fed.start_hub("--idle-timeout", "120")
+    fed.start_node("KR")
+    fed.start_node("US")
+
+    async def stall_then_publish() -> float:
+        async with RawClient(fed, "JP") as jp:  # JP connects and never reads again
+            await jp.hello()
+            assert hub.popen is not None
+            rss0 = _rss_kib(hub.popen.pid)
+            for _ in range(10):
+                payloads = [
+                    (Kind.TRACK_REPORT, ["JP", "US"], os.urandom(2000)) for _ in range(1000)
+                ]
+                _publish(fed, "KR", payloads)
+            started = time.monotonic()
+            us = _store(fed, "US")
+            while us.inbox_count() < 10_000:
+                assert time.monotonic() - started < 60, "US was held up by the stalled JP"
+                await asyncio.sleep(0.1)
+            grew = _rss_kib(hub.popen.pid) - rss0
+            return grew / 1024
+
+    grew_mib = asyncio.run(stall_then_publish())
+    # 20 MB went to the stalled JP; the hub holds at most a batch of it
+    assert grew_mib < 15, f"the hub grew by {grew_mib:.0f} MiB for a stalled party"
+    fed.start_node("JP")
+    jp = _store(fed, "JP")
+    wait_for(lambda: jp.inbox_count() == 10_000, 60, "JP to catch up from the hub's disk")
+
+
+@pytest.mark.parametrize("party", ["US"])
+def test_what_is_published_while_the_hub_is_down_arrives_when_it_returns(
+    federation: Federation, party: str
+) -> None:
+    fed = federation
+    hub = fed.start_hub()
+    fed.start_node("KR")
+    fed.start_node(party)
+    hub.stop()
+    _publish(fed, "KR", [(Kind.WARNING, [party], b"while the hub was down")])
+    time.sleep(1.0)
+    assert _store(fed, "KR").outbox_counts()["pending"] == 1
+    hub.start()
+    us = _store(fed, party)
+    wait_for(lambda: us.inbox_count() == 1, 30, "the message to arrive after the restart")
+    assert us.inbox()[0].envelope.payload == b"while the hub was down"
