@@ -7,6 +7,7 @@ exactly what they store and forward, and nothing is re-encoded on the way.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import re
@@ -23,7 +24,9 @@ SIGNATURE_SIZE = 64
 KEY_ID_SIZE = 8
 MAX_PAYLOAD = 16 * 1024 * 1024
 MAX_LABEL = 32
-PARTY_RE = re.compile(rb"^[A-Z][A-Z0-9_-]{0,15}$")
+PARTY_PATTERN = "[A-Z][A-Z0-9_-]{0,15}"
+"""A party id: short, upper case, usable as a directory name and in a URI."""
+PARTY_RE = re.compile(PARTY_PATTERN.encode())
 
 _SEQ_ID_TIME = struct.Struct(">Q16sq")
 _U32 = struct.Struct(">I")
@@ -127,7 +130,7 @@ def canonical_label(parties: Iterable[str]) -> tuple[str, ...]:
     if len(label) > MAX_LABEL:
         raise EnvelopeError("bad_label", f"{len(label)} parties (at most {MAX_LABEL})")
     for party in label:
-        if not PARTY_RE.match(party.encode("ascii", "replace")):
+        if not PARTY_RE.fullmatch(party.encode("ascii", "replace")):
             raise EnvelopeError("bad_label", f"{party!r} is not a party id")
     return label
 
@@ -177,6 +180,12 @@ def decode(raw: bytes) -> Envelope:
         raise EnvelopeError("malformed", f"truncated or garbled envelope ({exc})") from exc
 
 
+@functools.lru_cache(maxsize=4096)
+def _party(name: bytes) -> str | None:
+    """A party id's text, or None; cached, as a federation has few parties."""
+    return name.decode("ascii") if PARTY_RE.fullmatch(name) else None
+
+
 def _decode(raw: bytes) -> Envelope:
     if raw[:4] != MAGIC:
         raise EnvelopeError("malformed", "does not start with WLE1")
@@ -185,8 +194,8 @@ def _decode(raw: bytes) -> Envelope:
     except ValueError:
         raise EnvelopeError("unknown_kind", f"kind {raw[4]}") from None
     n = raw[5]
-    origin = raw[6 : 6 + n]
-    if len(origin) != n or not PARTY_RE.match(origin):
+    origin = _party(raw[6 : 6 + n]) if len(raw) >= 6 + n else None
+    if origin is None:
         raise EnvelopeError("malformed", "origin is not a party id")
     pos = 6 + n
     seq, msg_id, time_ns = _SEQ_ID_TIME.unpack_from(raw, pos)
@@ -198,10 +207,10 @@ def _decode(raw: bytes) -> Envelope:
     label: list[str] = []
     for _ in range(count):
         m = raw[pos]
-        party = raw[pos + 1 : pos + 1 + m]
-        if len(party) != m or not PARTY_RE.match(party):
+        party = _party(raw[pos + 1 : pos + 1 + m]) if len(raw) >= pos + 1 + m else None
+        if party is None:
             raise EnvelopeError("bad_label", "a label entry is not a party id")
-        label.append(party.decode("ascii"))
+        label.append(party)
         pos += 1 + m
     if not label or len(label) > MAX_LABEL or any(a >= b for a, b in itertools.pairwise(label)):
         raise EnvelopeError("bad_label", "the label is empty, too long, unsorted or repeats")
@@ -213,6 +222,4 @@ def _decode(raw: bytes) -> Envelope:
         raise EnvelopeError("oversized", f"payload of {size} bytes (at most {MAX_PAYLOAD})")
     if len(raw) != pos + size + SIGNATURE_SIZE:
         raise EnvelopeError("malformed", "length does not match the payload size")
-    return Envelope(
-        origin.decode("ascii"), seq, msg_id, time_ns, kind, tuple(label), key_id, pos, raw
-    )  # fmt: skip
+    return Envelope(origin, seq, msg_id, time_ns, kind, tuple(label), key_id, pos, raw)

@@ -128,11 +128,12 @@ class Hub:
         return self._ssl[1]
 
     def roster(self) -> frozenset[str]:
-        """Parties a label may name: those the federation PKI has issued certificates to."""
-        mtime = (self.config.pki / "index.json").stat().st_mtime
-        if self._roster is None or self._roster[0] != mtime:
+        """Parties a label may name: those the federation PKI has issued certificates to
+        (the index is looked at again at most once a second)."""
+        now = time.monotonic()
+        if self._roster is None or now - self._roster[0] > 1.0:
             parties = {r.party for r in pki.listing(self.config.pki) if r.party is not None}
-            self._roster = (mtime, frozenset(parties))
+            self._roster = (now, frozenset(parties))
         return self._roster[1]
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -275,8 +276,8 @@ class Hub:
                 if session is not None:
                     session.wake.set()
 
-    async def pending(self, party: str, lane: int, after: int) -> list[Stored]:
-        return await self.read(self._reads.pending, party, lane, after, DISK_BATCH)
+    async def pending(self, party: str, cursors: list[int]) -> list[Stored]:
+        return await self.read(self._reads.pending, party, list(cursors), DISK_BATCH)
 
     # -- cursors and metrics -----------------------------------------------------------
 
@@ -443,26 +444,25 @@ class Session:
         """Most urgent lane first, always read from the store after the last sent.
 
         The store is the one source: a snapshot holds every hub sequence up to its newest,
-        so reading from a cursor can be late but never skip; memory is one batch.
+        so reading from a cursor can be late but never skip; memory is one batch. The wake
+        is cleared before reading, so a message stored meanwhile is never waited past.
         """
         while True:
             self.wake.clear()
-            for lane in LANES:
-                rows = await self.hub.pending(self.party, lane, self.sent[lane])
-                if rows:
-                    await self._write(lane, rows)
-                    self.wake.set()
-                    break
-            else:
+            rows = await self.hub.pending(self.party, self.sent)
+            if rows:
+                await self._write(rows)
+            if len(rows) < DISK_BATCH:
                 await self.wake.wait()
 
-    async def _write(self, lane: int, rows: list[Stored]) -> None:
-        after = self.sent[lane]
-        rows = [r for r in rows if r.hseq > after]
+    async def _write(self, rows: list[Stored]) -> None:
+        sent = self.sent
+        rows = [r for r in rows if r.hseq > sent[r.lane]]
         if not rows:
             return
         self.send(b"".join(frames.deliver(r.hseq, r.raw) for r in rows))
-        self.sent[lane] = rows[-1].hseq
+        for r in rows:
+            sent[r.lane] = max(sent[r.lane], r.hseq)
         now = time.time_ns()
         hist = self.hub.metrics.delivery_seconds.labels(self.party)
         for r in rows:

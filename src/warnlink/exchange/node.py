@@ -197,8 +197,8 @@ class Node:
         sent = [0, 0, 0]
         idle = 0.0
         while True:
+            self._wake.clear()  # before reading, so a publish meanwhile is not waited past
             room = self._room - len(self._inflight)
-            wrote = False
             for lane in Lane:
                 if room <= 0:
                     break
@@ -208,12 +208,8 @@ class Node:
                     self._inflight.update(r.seq for r in rows)
                     sent[lane] = rows[-1].seq
                     room -= len(rows)
-                    wrote = True
-            if wrote:
-                idle = 0.0
-                await writer.drain()
-                continue
-            self._wake.clear()
+                    idle = 0.0
+            await writer.drain()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
             except TimeoutError:

@@ -38,8 +38,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey, VerifyKey
 
-PARTY_ID = re.compile(r"^[A-Z][A-Z0-9_-]{0,15}$")
-"""A party id: short, upper case, usable as a directory name and in a URI."""
+from warnlink.exchange.envelope import PARTY_PATTERN
+
+PARTY_ID = re.compile(PARTY_PATTERN)
 
 WARNLINK_SIGNING_EKU = x509.ObjectIdentifier("1.3.6.1.4.1.57264.99.1")
 """Extended key usage of a party signing certificate; no TLS certificate carries it."""
@@ -240,7 +241,7 @@ def _locked(root: Path) -> Iterator[None]:
 
 
 def _check_party(party: str) -> None:
-    if not isinstance(party, str) or not PARTY_ID.match(party):
+    if not isinstance(party, str) or not PARTY_ID.fullmatch(party):
         raise PkiError(
             f"bad party id {party!r}: expected 1-16 characters, an upper-case letter "
             "then upper-case letters, digits, '_' or '-' (e.g. KR, US, NATO-1)"
@@ -681,7 +682,7 @@ def _cert_party(cert: x509.Certificate) -> str | None:
     if [a.value for a in orgs] != [FEDERATION_ORG]:
         return None
     party = cns[0].value
-    if not isinstance(party, str) or not PARTY_ID.match(party):
+    if not isinstance(party, str) or not PARTY_ID.fullmatch(party):
         return None
     return party if _uri_parties(cert) == [party] else None
 

@@ -79,8 +79,9 @@ class HubStore(Protocol):
         """Store a batch atomically and durably; returns the hub sequence of each."""
         ...
 
-    def pending(self, party: str, lane: int, after: int, limit: int) -> list[Stored]:
-        """Messages for `party` in `lane` after hub sequence `after`, in order."""
+    def pending(self, party: str, cursors: Sequence[int], limit: int) -> list[Stored]:
+        """Up to `limit` messages for `party` after its cursor in each lane, most urgent
+        lane first, in hub order within a lane."""
         ...
 
     def find(self, origin: str, seq: int) -> bytes | None:
@@ -162,14 +163,19 @@ class SqliteStore:
             raise
         return hseqs
 
-    def pending(self, party: str, lane: int, after: int, limit: int) -> list[Stored]:
-        rows = self._db.execute(
-            "SELECT m.hseq, m.lane, m.received_ns, m.envelope FROM deliveries d"
-            " JOIN messages m ON m.hseq = d.hseq"
-            " WHERE d.party = ? AND d.lane = ? AND d.hseq > ? ORDER BY d.hseq LIMIT ?",
-            (party, lane, after, limit),
-        ).fetchall()
-        return [Stored(*row) for row in rows]
+    def pending(self, party: str, cursors: Sequence[int], limit: int) -> list[Stored]:
+        out: list[Stored] = []
+        for lane, after in enumerate(cursors):
+            rows = self._db.execute(
+                "SELECT m.hseq, m.lane, m.received_ns, m.envelope FROM deliveries d"
+                " JOIN messages m ON m.hseq = d.hseq"
+                " WHERE d.party = ? AND d.lane = ? AND d.hseq > ? ORDER BY d.hseq LIMIT ?",
+                (party, lane, after, limit - len(out)),
+            ).fetchall()
+            out += [Stored(*row) for row in rows]
+            if len(out) >= limit:
+                break
+        return out
 
     def find(self, origin: str, seq: int) -> bytes | None:
         row = self._db.execute(
