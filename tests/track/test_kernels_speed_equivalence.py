@@ -11,7 +11,9 @@ from warnlink.geo.frames import A_WGS84, GM_EARTH, J2_EARTH, OMEGA_EARTH, rot_z
 from warnlink.physics import atmosphere
 from warnlink.physics.dynamics import FULL_PHYSICS, air_velocity
 from warnlink.physics.gravity import gravity
-from warnlink.track import models
+from warnlink.track import imm, models
+from warnlink.track.associate import jpda
+from warnlink.track.imm import Switching
 from warnlink.track.models import BALLISTIC, BOOST, ProcessNoise
 from warnlink.track.state import ACC, LOG_K, N_STATE, POS, VEL
 
@@ -153,3 +155,126 @@ def test_radar_h_matches_rot_z() -> None:
     got = models.radar_h(x, t, site, basis, True)
     assert np.allclose(got, want, rtol=1e-12, atol=1e-12)
     assert np.array_equal(models.radar_h(x, t, site, basis, False), got[:, :3])
+
+
+def _events_plain(
+    cost: F64, feasible: NDArray[np.bool_], pd: float, lc: float
+) -> list[tuple[float, list[int]]]:
+    """Joint events (log weight, plot of each track or -1) of one cluster, by recursion."""
+    events: list[tuple[float, list[int]]] = []
+
+    def walk(t: int, used: frozenset[int], logw: float, picks: list[int]) -> None:
+        if t == len(cost):
+            events.append((logw, picks))
+            return
+        walk(t + 1, used, logw + np.log1p(-pd), [*picks, -1])
+        for m in np.flatnonzero(feasible[t]):
+            if m not in used:
+                g = np.log(pd) - cost[t, m] - lc
+                walk(t + 1, used | {int(m)}, logw + g, [*picks, int(m)])
+
+    walk(0, frozenset(), 0.0, [])
+    return events
+
+
+def _jpda_plain(
+    cost: F64, feasible: NDArray[np.bool_], rows: NDArray[np.intp], pd: float, lc: float
+) -> tuple[list[int], F64]:
+    """Clusters by merging labels plot by plot, joint events by recursion, weights summed
+    event after event: the association as its docstring states it."""
+    rows = rows[feasible[rows].any(axis=1)]
+    label = np.arange(len(rows))
+    for c in range(cost.shape[1]):
+        members = np.flatnonzero(feasible[rows, c])
+        if members.size:
+            label[np.isin(label, label[members])] = label[members].min()
+    out_rows: list[int] = []
+    out_beta: list[F64] = []
+    for lab in np.unique(label):
+        members = rows[label == lab]
+        if len(members) < 2:
+            continue
+        events = _events_plain(cost[members], feasible[members], pd, lc)
+        w = np.exp(np.array([e[0] for e in events]) - max(e[0] for e in events))
+        w /= w.sum()
+        beta = np.zeros((len(members), cost.shape[1]))
+        for weight, (_, picks) in zip(w, events, strict=True):
+            for t, m in enumerate(picks):
+                if m >= 0:
+                    beta[t, m] += weight
+        out_rows += members.tolist()
+        out_beta.append(beta)
+    return out_rows, np.concatenate(out_beta) if out_beta else np.zeros((0, cost.shape[1]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_jpda_matches_plain_enumeration(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m = 9, 7
+    cost = rng.uniform(0.0, 12.0, size=(n, m))
+    feasible = rng.random((n, m)) < 0.2
+    rows = np.flatnonzero(rng.random(n) < 0.8)
+    got_rows, got_beta = jpda(cost, feasible, rows, pd=0.9, log_clutter=-15.0)
+    want_rows, want_beta = _jpda_plain(cost, feasible, rows, 0.9, -15.0)
+    assert got_rows.tolist() == want_rows
+    assert np.allclose(got_beta, want_beta, rtol=RTOL, atol=1e-15)
+
+
+def _mixture_inputs(n: int, seed: int = 8) -> tuple[F64, F64, F64]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(scale=1e3, size=(n, 2, N_STATE))
+    A = rng.normal(size=(n, 2, N_STATE, N_STATE))
+    P = A @ np.swapaxes(A, -1, -2) + N_STATE * np.eye(N_STATE)
+    mu = rng.dirichlet([1.0, 1.0], size=n)
+    return x, P, mu
+
+
+def test_imm_mix_and_combine_match_einsum() -> None:
+    x, P, mu = _mixture_inputs(30)
+    dt, relight = np.linspace(0.1, 30.0, 30), np.arange(30) % 2 == 0
+    x0, P0, cbar = imm.mix(x, P, mu, dt, Switching(), relight)
+    joint = mu[:, :, None] * imm.transition(dt, Switching(), relight)
+    w = joint / joint.sum(axis=1)[:, None, :]
+    want_x0 = np.einsum("nij,nid->njd", w, x)
+    dev = x[:, :, None, :] - want_x0[:, None, :, :]
+    want_P0 = np.einsum("nij,nijd,nije->njde", w, dev, dev) + np.einsum("nij,nide->njde", w, P)
+    assert np.allclose(cbar, joint.sum(axis=1), rtol=RTOL, atol=0.0)
+    assert np.allclose(x0, want_x0, rtol=RTOL, atol=1e-9)
+    assert np.allclose(P0, want_P0, rtol=1e-10, atol=1e-9)
+    xc, Pc = imm.combine(x, P, mu)
+    want_xc = np.einsum("nj,njd->nd", mu, x)
+    dev_c = x - want_xc[:, None, :]
+    want_Pc = np.einsum("nj,njde->nde", mu, P) + np.einsum("nj,njd,nje->nde", mu, dev_c, dev_c)
+    assert np.allclose(xc, want_xc, rtol=RTOL, atol=1e-9)
+    assert np.allclose(Pc, want_Pc, rtol=1e-10, atol=1e-9)
+
+
+def test_imm_update_matches_einsum_and_sure_plots_need_no_weights() -> None:
+    n, m, J = 12, 3, 4
+    x, P, mu = _mixture_inputs(n, seed=9)
+    rng = np.random.default_rng(10)
+    C = rng.normal(size=(n, 2, N_STATE, m))
+    B = rng.normal(size=(n, 2, m, m))
+    S = B @ np.swapaxes(B, -1, -2) + np.eye(m)
+    nu, loglik = rng.normal(size=(n, 2, J, m)), rng.normal(size=(n, 2, J))
+    beta = rng.dirichlet(np.ones(J + 1), size=n)[:, :J]
+    K = np.swapaxes(np.linalg.solve(S, np.swapaxes(C, -1, -2)), -1, -2)
+    nu_bar = np.einsum("nj,nkjm->nkm", beta, nu)
+    spread = np.einsum("nj,nkjm,nkjl->nkml", beta, nu, nu) - np.einsum(
+        "nkm,nkl->nkml", nu_bar, nu_bar
+    )
+    want_P = P - beta.sum(axis=1)[:, None, None, None] * K @ np.swapaxes(C, -1, -2)
+    want_P += K @ spread @ np.swapaxes(K, -1, -2)
+    want_P = 0.5 * (want_P + np.swapaxes(want_P, -1, -2))
+    logw = np.log(mu)[:, :, None] + loglik
+    post = np.exp(logw) / np.exp(logw).sum(axis=1, keepdims=True)
+    want_mu = (1.0 - beta.sum(axis=1))[:, None] * mu + np.einsum("nj,nkj->nk", beta, post)
+    got_x, got_P, got_mu = imm.update(x, P, mu, C, S, nu, loglik, beta)
+    assert np.allclose(got_x, x + np.einsum("nkdm,nkm->nkd", K, nu_bar), rtol=RTOL, atol=1e-9)
+    assert np.allclose(got_P, want_P, rtol=1e-10, atol=1e-9)
+    assert np.allclose(got_mu, want_mu / want_mu.sum(axis=1, keepdims=True), rtol=1e-10)
+    one = (nu[:, :, :1], loglik[:, :, :1])
+    sure = imm.update(x, P, mu, C, S, *one, None)
+    weighted = imm.update(x, P, mu, C, S, *one, np.ones((n, 1)))
+    for a, b in zip(sure, weighted, strict=True):
+        assert np.array_equal(a, b)

@@ -18,6 +18,7 @@ by what remains uncertain.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -62,12 +63,12 @@ def assign(
         cols = np.flatnonzero(free)
         if rows.size == 0 or cols.size == 0:
             continue
-        sub_ok = feasible[np.ix_(rows, cols)]
+        sub_ok = feasible[rows][:, cols]
         keep_r = sub_ok.any(axis=1)
         if not keep_r.any():
             continue
         r_idx, sub_ok = rows[keep_r], sub_ok[keep_r]
-        sub = np.where(sub_ok, cost[np.ix_(r_idx, cols)], INFEASIBLE)
+        sub = np.where(sub_ok, cost[r_idx][:, cols], INFEASIBLE)
         ri, ci = linear_sum_assignment(sub)
         for a, b in zip(ri, ci, strict=True):
             if sub_ok[a, b]:
@@ -87,58 +88,79 @@ def jpda(
     over assigned tracks and 1 - pd over the others. Returns the clustered rows and
     their probabilities (k, M); clusters too large to enumerate are left to GNN.
     """
+    none = np.zeros(0, np.intp), np.zeros((0, cost.shape[1]))
     rows = rows[feasible[rows].any(axis=1)]
-    shared = feasible[rows].sum(axis=0) >= 2
-    if not shared.any():
-        return np.zeros(0, np.intp), np.zeros((0, cost.shape[1]))
-    # clusters: connected components of rows linked through common plots
-    label = np.arange(len(rows))
-    for c in np.flatnonzero(shared):
-        members = np.flatnonzero(feasible[rows, c])
-        label[np.isin(label, label[members])] = label[members].min()
+    gated = feasible[rows]
+    if rows.size < 2 or not (gated.sum(axis=0) >= 2).any():
+        return none
     out_rows: list[NDArray[np.intp]] = []
     out_beta: list[F64] = []
-    for lab in np.unique(label):
-        members = rows[label == lab]
-        if len(members) < 2:
-            continue
-        beta = _cluster_beta(cost[members], feasible[members], pd, log_clutter)
+    for members in _clusters(gated):
+        beta = _cluster_beta(cost[rows[members]], gated[members], pd, log_clutter)
         if beta is not None:
-            out_rows.append(members)
+            out_rows.append(rows[members])
             out_beta.append(beta)
     if not out_rows:
-        return np.zeros(0, np.intp), np.zeros((0, cost.shape[1]))
+        return none
     return np.concatenate(out_rows), np.concatenate(out_beta)
 
 
+def _clusters(gated: BOOL) -> list[NDArray[np.intp]]:
+    """Connected components of two or more rows linked through common plots, ordered by
+    their first row.
+
+    The transitive closure of the (k, k) row adjacency by repeated squaring: a handful
+    of small matrix products, where merging labels plot by plot costs a set test each.
+    """
+    g = gated.astype(np.float64)
+    reach = (g @ g.T) > 0.0
+    while len(reach) > 2:  # two linked rows are their own closure
+        r = reach.astype(np.float64)
+        wider = (r @ r) > 0.0
+        if np.array_equal(wider, reach):
+            break
+        reach = wider
+    first = reach.argmax(axis=1)  # lowest row of each row's component
+    return [np.flatnonzero(first == lab) for lab in np.flatnonzero(np.bincount(first) >= 2)]
+
+
 def _cluster_beta(cost: F64, feasible: BOOL, pd: float, log_clutter: float) -> F64 | None:
-    """Marginal association probabilities (T, M) of one cluster by enumeration."""
-    options = [np.flatnonzero(f) for f in feasible]
-    if np.prod([len(o) + 1 for o in options], dtype=float) > MAX_JOINT_EVENTS:
+    """Marginal association probabilities (T, M) of one cluster by enumeration.
+
+    Clusters are nearly always two tracks and a few plots, so the events are walked on
+    Python lists: a numpy call per event or per track would cost more than the walk.
+    """
+    options = [[m for m, ok in enumerate(row) if ok] for row in feasible.tolist()]
+    if math.prod(len(o) + 1 for o in options) > MAX_JOINT_EVENTS:
         return None
-    gain = np.log(pd) - cost - log_clutter  # log weight of track t taking plot m ...
-    miss = np.log1p(-pd)  # ... against missing it
-    events: list[tuple[float, list[int]]] = []
+    gain = (np.log(pd) - cost - log_clutter).tolist()  # log weight of track t taking plot m ...
+    miss = float(np.log1p(-pd))  # ... against missing it
+    choices = [[(m, g[m]) for m in o] for o, g in zip(options, gain, strict=True)]
+    logws: list[float] = []
+    events: list[list[tuple[int, int]]] = []  # (track, plot) pairs of each joint event
+    taken: list[tuple[int, int]] = []
 
-    def walk(t: int, used: frozenset[int], logw: float, picks: list[int]) -> None:
-        if t == len(options):
-            events.append((logw, picks))
+    def walk(t: int, logw: float) -> None:
+        if t == len(choices):
+            logws.append(logw)
+            events.append(taken.copy())
             return
-        walk(t + 1, used, logw + miss, [*picks, -1])
-        for m in options[t]:
-            if int(m) not in used:
-                walk(t + 1, used | {int(m)}, logw + float(gain[t, m]), [*picks, int(m)])
+        walk(t + 1, logw + miss)
+        for m, g in choices[t]:
+            if all(m != k for _, k in taken):
+                taken.append((t, m))
+                walk(t + 1, logw + g)
+                taken.pop()
 
-    walk(0, frozenset(), 0.0, [])
-    logw = np.array([e[0] for e in events])
+    walk(0, 0.0)
+    logw = np.array(logws)
     w = np.exp(logw - logw.max())
     w /= w.sum()
-    beta = np.zeros(cost.shape)
-    for weight, (_, picks) in zip(w, events, strict=True):
-        for t, m in enumerate(picks):
-            if m >= 0:
-                beta[t, m] += weight
-    return beta
+    beta = [[0.0] * cost.shape[1] for _ in choices]
+    for weight, pairs in zip(w.tolist(), events, strict=True):
+        for t, m in pairs:
+            beta[t][m] += weight
+    return np.array(beta)
 
 
 def wrap(a: F64) -> F64:

@@ -69,10 +69,20 @@ def mix(
     joint = mu[:, :, None] * transition(dt, sw, can_relight)  # (n, from, to)
     cbar = np.maximum(joint.sum(axis=1), 1e-300)
     w = joint / cbar[:, None, :]  # (n, from, to)
-    x0 = np.einsum("nij,nid->njd", w, x)
+    x0 = _mixture(w, x)
     dev = x[:, :, None, :] - x0[:, None, :, :]  # (n, from, to, d)
-    P0 = np.einsum("nij,nijd,nije->njde", w, dev, dev) + np.einsum("nij,nide->njde", w, P)
+    wdev = (w[..., None] * dev).transpose(0, 2, 3, 1)  # (n, to, d, from)
+    P0 = wdev @ np.swapaxes(dev, 1, 2) + _mixture(w, P)
     return x0, P0, cbar
+
+
+def _mixture(w: F64, a: F64) -> F64:
+    """sum_i w[n, i, j] a[n, i, ...] (n, j, ...) of weights w (n, i, j), as one batched
+    matrix product: an einsum loops over the few models in C without BLAS and costs a
+    few times more per scan."""
+    n, i = a.shape[:2]
+    out: F64 = (np.swapaxes(w, 1, 2) @ a.reshape(n, i, -1)).reshape(n, -1, *a.shape[2:])
+    return out
 
 
 def predict(
@@ -152,31 +162,38 @@ def measure(
 
 
 def update(
-    x: F64, P: F64, mu: F64, C: F64, S: F64, nu: F64, loglik: F64, beta: F64
+    x: F64, P: F64, mu: F64, C: F64, S: F64, nu: F64, loglik: F64, beta: F64 | None
 ) -> tuple[F64, F64, F64]:
     """Probabilistic-data-association update of both models of n tracks.
 
     nu (n, 2, J, m) and loglik (n, 2, J): innovations and per-model log likelihoods of J
     candidate plots per track; beta (n, J): their association probabilities, and
-    1 - sum(beta) that none is the track's (a plot assigned outright is beta = [1]).
+    1 - sum(beta) that none is the track's; None: one plot each (J = 1), assigned
+    outright, for which the terms of the other candidates and of none vanish.
     The covariance grows by the spread of the candidates (association uncertainty made
     honest), and each model's probability is its posterior averaged over the candidates.
     """
-    beta0 = 1.0 - beta.sum(axis=1)
     K = np.swapaxes(np.linalg.solve(S, np.swapaxes(C, -1, -2)), -1, -2)  # (n, 2, 10, m)
-    nu_bar = np.einsum("nj,nkjm->nkm", beta, nu)
-    spread = np.einsum("nj,nkjm,nkjl->nkml", beta, nu, nu) - np.einsum(
-        "nkm,nkl->nkml", nu_bar, nu_bar
-    )
-    x_new = x + np.einsum("nkdm,nkm->nkd", K, nu_bar)
     KCt = np.matmul(K, np.swapaxes(C, -1, -2))
-    P_new = P - (1.0 - beta0)[:, None, None, None] * KCt + K @ spread @ np.swapaxes(K, -1, -2)
+    if beta is None:
+        nu_bar = nu[:, :, 0]
+        P_new = P - KCt
+    else:
+        nu_bar = (beta[:, None, None, :] @ nu)[:, :, 0]  # (n, 2, m)
+        spread = np.swapaxes(beta[:, None, :, None] * nu, -1, -2) @ nu
+        spread -= nu_bar[..., :, None] * nu_bar[..., None, :]
+        P_new = P - beta.sum(axis=1)[:, None, None, None] * KCt
+        P_new += K @ spread @ np.swapaxes(K, -1, -2)
+    x_new = x + (K @ nu_bar[..., None])[..., 0]
     P_new = 0.5 * (P_new + np.swapaxes(P_new, -1, -2))
     logw = np.log(np.maximum(mu, 1e-300))[:, :, None] + loglik  # (n, 2, J)
     logw -= logw.max(axis=1, keepdims=True)
     w = np.exp(logw)
     posterior = w / w.sum(axis=1, keepdims=True)  # model given candidate j
-    mu_new = beta0[:, None] * mu + np.einsum("nj,nkj->nk", beta, posterior)
+    if beta is None:
+        mu_new = posterior[:, :, 0]
+    else:
+        mu_new = (1.0 - beta.sum(axis=1))[:, None] * mu + (posterior @ beta[:, :, None])[..., 0]
     # a floor keeps a live model able to win again; a dropped one (mu 0) stays at 0
     mu_new = np.where(mu > 0.0, np.maximum(mu_new, 1e-12), 0.0)
     mu_new /= mu_new.sum(axis=1, keepdims=True)
@@ -185,7 +202,8 @@ def update(
 
 def combine(x: F64, P: F64, mu: F64) -> tuple[F64, F64]:
     """Moment-matched single Gaussian (n, 10), (n, 10, 10) of the model mixture."""
-    xc = np.einsum("nj,njd->nd", mu, x)
+    w = mu[:, :, None]
+    xc = _mixture(w, x)[:, 0]
     dev = x - xc[:, None, :]
-    Pc = np.einsum("nj,njde->nde", mu, P) + np.einsum("nj,njd,nje->nde", mu, dev, dev)
+    Pc = _mixture(w, P)[:, 0] + np.swapaxes(w * dev, 1, 2) @ dev
     return xc, Pc

@@ -188,7 +188,7 @@ class TrackTable:
         self.history[rows] = ((self.history[rows] << 1) | h) & ((1 << cfg.confirm_n) - 1)
         self.n_opp[rows] += 1
         self.misses[rows] = np.where(hit, 0, self.misses[rows] + 1)
-        hits = np.array([int(v).bit_count() for v in self.history[rows]], np.int64)
+        hits = np.bitwise_count(self.history[rows])
         confirm = (self.status[rows] == TENTATIVE) & (hits >= cfg.confirm_m)
         self.status[rows[confirm]] = CONFIRMED
 
@@ -197,7 +197,7 @@ class TrackTable:
         tent = self.status == TENTATIVE
         dt = (t - self.t)[:, None, None]
         window = np.minimum(self.n_opp, cfg.confirm_n)
-        hits = np.array([int(v).bit_count() for v in self.history], np.int64)
+        hits = np.bitwise_count(self.history)
         lost = np.where(
             tent,
             (window - hits > cfg.confirm_n - cfg.confirm_m)
@@ -207,8 +207,9 @@ class TrackTable:
         if len(self):
             # tracks a scan did not predict are extrapolated (they may have landed unseen)
             r = np.einsum("nj,njd->nd", self.mu, self.x[:, :, POS] + self.x[:, :, VEL] * dt)
-            low = np.flatnonzero(np.linalg.norm(r, axis=1) < A_WGS84)
-            lost[low] |= height(r[low], FULL_PHYSICS) < cfg.min_altitude_m
+            low = np.flatnonzero(np.einsum("nd,nd->n", r, r) < A_WGS84**2)
+            if low.size:
+                lost[low] |= height(r[low], FULL_PHYSICS) < cfg.min_altitude_m
         return np.asarray(lost, bool)
 
     def remove(self, drop: NDArray[np.bool_]) -> None:
@@ -228,6 +229,8 @@ class TrackTable:
         a boosting track's gate (its child) that turns out to burn while its parent coasts
         takes over the parent's identity, so the missile keeps one track id from launch on.
         """
+        if all(pid is None for pid in self.parent):
+            return
         rows = {tid: i for i, tid in enumerate(self.ids)}
         for c, pid in enumerate(self.parent):
             if pid is None:

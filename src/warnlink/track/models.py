@@ -196,7 +196,7 @@ def _noise_coefficients(model: int, q: ProcessNoise) -> tuple[NDArray[np.intp], 
 
 def to_ecef(x: F64, t: float) -> tuple[F64, F64]:
     """Earth-fixed position and Earth-relative velocity of ECI states (m, 10) at time t."""
-    rot_t = _eci_to_ecef_t(t)
+    rot_t = eci_to_ecef_t(t)
     r = x[:, POS] @ rot_t
     v = x[:, VEL] @ rot_t
     v[:, 0] += OMEGA_EARTH * r[:, 1]  # minus omega x r
@@ -204,7 +204,7 @@ def to_ecef(x: F64, t: float) -> tuple[F64, F64]:
     return r, v
 
 
-def _eci_to_ecef_t(t: float) -> F64:
+def eci_to_ecef_t(t: float) -> F64:
     """rot_z(-OMEGA_EARTH t).T, which right-multiplies ECI rows into ECEF, built from two
     scalar cosines: rot_z's general (..., 3, 3) stacking costs more than the products
     on a scan's few hundred rows."""

@@ -23,7 +23,7 @@ from warnlink.formats.records import (
     RadarMeasurement,
     SensorCatalogue,
 )
-from warnlink.geo.frames import OMEGA_EARTH, enu_basis, enu_to_aer, rot_z
+from warnlink.geo.frames import enu_basis, enu_to_aer
 from warnlink.physics.dynamics import FULL_PHYSICS, height
 from warnlink.track import imm
 from warnlink.track.associate import assign, innovations, jpda, radar_covers, score, wrap
@@ -35,7 +35,7 @@ from warnlink.track.manager import (
     infrared_initial,
     radar_initial,
 )
-from warnlink.track.models import infrared_los, radar_h, tangent_basis
+from warnlink.track.models import eci_to_ecef_t, infrared_los, radar_h, tangent_basis
 from warnlink.track.state import N_STATE, POS
 
 F64 = NDArray[np.float64]
@@ -132,8 +132,9 @@ class Tracker:
             for m in group:
                 assert isinstance(m, RadarMeasurement)
                 rr = np.nan if m.range_rate_mps is None else m.range_rate_mps
-                rows.append([m.range_m, np.radians(m.az_deg), np.radians(m.el_deg), rr])
+                rows.append([m.range_m, m.az_deg, m.el_deg, rr])
             z = np.array(rows)
+            z[:, 1:3] = np.radians(z[:, 1:3])  # one call per scan, not two per plot
             if sensor.range_rate_sigma_mps is None:
                 z = z[:, :3]
         else:
@@ -155,7 +156,8 @@ class Tracker:
             nu = innovations(z, zhat, angles)
             loglik, cost, feasible = score(nu, S, mu, gate)
             status = tab.status[act]
-            confirmed = np.flatnonzero(status == CONFIRMED)
+            is_confirmed = status == CONFIRMED
+            confirmed = np.flatnonzero(is_confirmed)
             soft, beta = np.zeros(0, np.intp), np.zeros((0, len(scan.ids)))
             if isinstance(scan.sensor, RadarEntry):
                 soft, beta = jpda(
@@ -163,7 +165,8 @@ class Tracker:
                     self._log_clutter[scan.sensor.id],
                 )  # fmt: skip
             taken = beta.sum(axis=0) >= 0.5
-            tiers = [np.setdiff1d(confirmed, soft), np.flatnonzero(status == TENTATIVE)]
+            is_confirmed[soft] = False  # from here on: confirmed and not in a JPDA cluster
+            tiers = [np.flatnonzero(is_confirmed), np.flatnonzero(status == TENTATIVE)]
             pairs = assign(cost, feasible, tiers, taken)
             hit = np.zeros(act.size, bool)
             hard = np.array([p[0] for p in pairs], np.intp)
@@ -172,10 +175,10 @@ class Tracker:
             if upd.size:
                 if soft.size:  # every plot a candidate, weighted
                     nu_u, ll_u = nu[upd], loglik[upd]
-                    w = np.concatenate([np.eye(len(scan.ids))[cols], beta])
+                    w: F64 | None = np.concatenate([np.eye(len(scan.ids))[cols], beta])
                 else:  # hard assignments only: one candidate each
                     nu_u, ll_u = nu[hard, :, cols][:, :, None], loglik[hard, :, cols][:, :, None]
-                    w = np.ones((hard.size, 1))
+                    w = None
                 x[upd], P[upd], mu[upd] = imm.update(
                     x[upd], P[upd], mu[upd], C[upd], S[upd], nu_u, ll_u, w
                 )
@@ -187,8 +190,9 @@ class Tracker:
             tab.x[act], tab.P[act], tab.mu[act], tab.t[act] = x, P, mu, t
             tab.last_hit[act[rows]] = t
             kind = "radar" if isinstance(scan.sensor, RadarEntry) else "infrared"
-            for r in act[rows]:
-                tab.sources[r] = tab.sources[r] | {kind}
+            for r in act[rows].tolist():
+                if kind not in tab.sources[r]:
+                    tab.sources[r] = tab.sources[r] | {kind}
             tab.last_boost[act[mu[:, 0] > 0.5]] = t
             boosting = (status == CONFIRMED) & (t - tab.last_boost[act] < cfg.staging_window_s / 3)
             for c in np.flatnonzero(~used & (feasible & boosting[:, None]).any(axis=0)):
@@ -220,9 +224,9 @@ class Tracker:
         r = (w * (tab.x[:, :, POS] + tab.x[:, :, 3:6] * dt[:, None, None])).sum(axis=1)
         var = np.einsum("nj,njii->n", tab.mu, tab.P[:, :, :3, :3])
         margin = 5e3 + 3.0 * np.sqrt(var) + 5.0 * dt**2
-        r_ecef = r @ rot_z(-OMEGA_EARTH * scan.t).T
-        zb = np.stack(enu_to_aer((r_ecef - np.asarray(s.ecef_m)) @ self._basis[s.id].T), -1)
-        zb = zb[:, [2, 0, 1]]
+        r_ecef = r @ eci_to_ecef_t(scan.t)
+        az, el, rng = enu_to_aer((r_ecef - np.asarray(s.ecef_m)) @ self._basis[s.id].T)
+        zb = np.stack([rng, az, el], -1)
         return np.flatnonzero(radar_covers(s, zb, margin))
 
     def _predict_measurements(
@@ -297,29 +301,44 @@ class Tracker:
         sensor: str | None,
         deleted: bool = False,
     ) -> list[TrackUpdate]:
-        """One record per row: the combined state, and its status (or deleted)."""
+        """One record per row: the combined state, and its status (or deleted).
+
+        Per-row fields are taken as Python lists first: indexing numpy scalars row by row
+        costs more than the records themselves."""
         tab = self.table
-        x, P = imm.combine(tab.x[rows], tab.P[rows], tab.mu[rows])
+        mu = tab.mu[rows]
+        x, P = imm.combine(tab.x[rows], tab.P[rows], mu)
         coasting = t - tab.last_boost[rows] >= self.cfg.switching.reignite_window_s
+        status: list[Status] = (
+            ["deleted"] * rows.size
+            if deleted
+            else ["confirmed" if c else "tentative" for c in tab.status[rows] == CONFIRMED]
+        )
         return [
             TrackUpdate(
                 t=t,
                 track_id=tab.ids[r],
-                status="deleted"
-                if deleted
-                else "confirmed"
-                if tab.status[r] == CONFIRMED
-                else "tentative",
+                status=st,
                 measurement_id=mid,
                 sensor_id=sensor,
-                x=x[i],
-                P=P[i],
-                boost_probability=float(tab.mu[r, 0]),
-                coasting=bool(coasting[i]),
+                x=xi,
+                P=Pi,
+                boost_probability=b,
+                coasting=c,
                 sources=tab.sources[r],
-                t_first=float(tab.t_first[r]),
+                t_first=t0,
             )
-            for i, (r, mid) in enumerate(zip(rows, mids, strict=True))
+            for r, mid, st, xi, Pi, b, c, t0 in zip(
+                rows.tolist(),
+                mids,
+                status,
+                x,
+                P,
+                mu[:, 0].tolist(),
+                coasting.tolist(),
+                tab.t_first[rows].tolist(),
+                strict=True,
+            )
         ]
 
     def _delete(self, drop: NDArray[np.bool_], t: float) -> list[TrackUpdate]:
