@@ -11,7 +11,8 @@ one clock), CPU seconds, and ours/baseline ratios.
 
 1. Throughput: 3 and 10 parties, as fast as the hub acknowledges, each message to all.
 2. Latency: 2,000 delivered messages/s in all, each message to one random other party,
-   with 10 parties (200/s each) and 3 parties; the 10-party one again with --sync full.
+   with 10 parties (200/s each) and 3 parties; the 10-party one again with --sync full;
+   and 10 parties at 200/s in all, the latency of the path itself under light load.
 3. The crypto ceiling, measured in the same run: Ed25519 verifications per second on one
    core (pynacl, which the exchange uses, and `cryptography`), and what that bounds
    delivered throughput to on this machine's cores: each delivery is verified once at
@@ -46,6 +47,7 @@ THROUGHPUT_S = 3.0 if QUICK else 10.0
 LATENCY_S = 3.0 if QUICK else 15.0
 DRAIN_S = 10.0 if QUICK else 20.0
 LATENCY_RATE = 2000.0  # delivered messages/s in all
+LIGHT_RATE = 200.0  # the path's own latency, on a machine that is not saturated
 PAYLOAD = 256
 GOAL_DELIVERED = 20_000
 GOAL_P99_MS = 5.0
@@ -360,6 +362,10 @@ def run() -> dict[str, Any]:
             pki_root, "latency 10", 10, **lat
         )
         out["latency, 3 parties, 2000/s, fanout one"] = pair(pki_root, "latency 3", 3, **lat)
+        light = {**lat, "rate_total": LIGHT_RATE}
+        out[f"latency, 10 parties, {LIGHT_RATE:.0f}/s, fanout one (light load)"] = pair(
+            pki_root, "latency 10 light", 10, **light
+        )
         say("latency 10, --sync full: warnlink hub + 10 parties ...")
         full = run_config(pki_root, "warnlink", 10, sync="full", tag="latency_10_full", **lat)
         say(f"  {line('ours, sync full', full)}")

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from warnlink import __version__
+from warnlink.exchange.pki import PkiError
 from warnlink.formats.jsonl import FormatError
 from warnlink.physics.targeting import TargetingError
 from warnlink.scenario.load import ScenarioError, load_scenario
@@ -142,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (ScenarioError, FormatError, TargetingError, ValueError) as exc:
+    except (ScenarioError, FormatError, TargetingError, ValueError, PkiError) as exc:
         console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
     except FileNotFoundError as exc:

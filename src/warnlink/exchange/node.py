@@ -22,6 +22,7 @@ from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, deco
 from warnlink.exchange.frames import FrameReader, FrameType, Mode, ProtocolError, Reason
 from warnlink.exchange.logs import event
 from warnlink.exchange.node_store import NodeStore, Received
+from warnlink.exchange.store import Listing
 
 log = logging.getLogger("warnlink.node")
 SLOW_START = 32
@@ -281,17 +282,6 @@ class Node:
               reason=reason, origin=origin)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ReportListing:
-    hseq: int
-    id: bytes
-    origin: str
-    seq: int
-    time_ns: int
-    size: int
-    title: str
-
-
 class Query:
     """A short-lived query session: list and fetch intelligence reports released to us."""
 
@@ -316,10 +306,10 @@ class Query:
                 elif ftype == want:
                     return body
 
-    async def list_reports(self, after: int = 0, limit: int = 100) -> list[ReportListing]:
+    async def list_reports(self, after: int = 0, limit: int = 100) -> list[Listing]:
         self._request += 1
         body = await self._ask(frames.list_request(self._request, after, limit), FrameType.LISTED)
-        return [ReportListing(*row) for row in frames.parse_listed(body)[1]]
+        return [Listing(*row) for row in frames.parse_listed(body)[1]]
 
     async def fetch(self, msg_id: bytes) -> Envelope | None:
         """The report, its origin's signature checked; None if absent or not released to us."""
