@@ -47,16 +47,19 @@ def _cmd_hub(args: argparse.Namespace) -> int:
         frame_s=args.frame_timeout, handshake_s=args.frame_timeout,
     )  # fmt: skip
 
-    async def main() -> None:
+    async def main() -> int:
         hub = Hub(config)
         port = await hub.start()
         metrics_port = getattr(hub, "metrics_port", None)
         _write_ready(args.ready_file, {"port": port, "metrics_port": metrics_port})
-        await _until_signalled()
+        stop = asyncio.create_task(_until_signalled())
+        done, _ = await asyncio.wait([stop, *hub.tasks], return_when=asyncio.FIRST_COMPLETED)
         await hub.close()
+        # a failed store stops the hub (crash-only): nothing it could not store was
+        # acknowledged, and nodes resend to the hub that replaces it
+        return 0 if stop in done else 70
 
-    asyncio.run(main())
-    return 0
+    return asyncio.run(main())
 
 
 def _node_args(p: argparse.ArgumentParser, *, hub: bool = True, data: bool = True) -> None:

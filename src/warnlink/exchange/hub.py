@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import ssl
 import time
 from collections.abc import Callable
@@ -78,7 +79,7 @@ class Hub:
         self._ssl: tuple[float, ssl.SSLContext] | None = None
         self._roster: tuple[float, frozenset[str]] | None = None
         self._servers: list[asyncio.Server] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self.tasks: list[asyncio.Task[None]] = []  # they run for ever unless the store fails
         for origin, key_id, der in self.store.certs():
             try:
                 self._register(self.certs.check(der))
@@ -89,8 +90,8 @@ class Hub:
     async def start(self) -> int:
         """Listen; returns the bound port (useful with port 0)."""
         self._commits = asyncio.Queue()
-        self._tasks.append(asyncio.create_task(self._committer()))
-        self._tasks.append(asyncio.create_task(self._save_cursors()))
+        self.tasks.append(asyncio.create_task(self._committer()))
+        self.tasks.append(asyncio.create_task(self._save_cursors()))
         server = await asyncio.start_server(self._connected, self.config.host, self.config.port)
         self._servers.append(server)
         port: int = server.sockets[0].getsockname()[1]
@@ -108,10 +109,11 @@ class Hub:
             server.close()
         for session in list(self.sessions.values()):
             session.abort()
-        for task in self._tasks:
+        for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.write(self._flush_cursors)
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        with contextlib.suppress(sqlite3.Error):
+            await self.write(self._flush_cursors)
         self._write_pool.shutdown()
         self._read_pool.shutdown()
         self.store.close()
