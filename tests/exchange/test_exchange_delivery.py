@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,14 @@ def _rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def _lag(fed: Federation, party: str) -> float:
+    """The hub's Prometheus gauge of messages stored for `party` and not acknowledged."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{fed.metrics_port}/metrics").read()
+    key = f'warnlink_hub_lag_messages{{party="{party}"}} '
+    line = next(x for x in text.decode().splitlines() if x.startswith(key))
+    return float(line.split()[-1])
 
 
 def test_intel_reports_are_listed_and_fetched_only_where_released(
@@ -108,6 +117,7 @@ def test_a_stalled_party_delays_nobody_and_catches_up_from_disk(
                 assert time.monotonic() - started < 60, "US was held up by the stalled JP"
                 await asyncio.sleep(0.1)
             grew = _rss_kib(hub.popen.pid) - rss0
+            assert _lag(fed, "JP") == 10_000, "the stalled party's lag should show"
             return grew / 1024
 
     grew_mib = asyncio.run(stall_then_publish())
@@ -116,6 +126,7 @@ def test_a_stalled_party_delays_nobody_and_catches_up_from_disk(
     fed.start_node("JP")
     jp = _store(fed, "JP")
     wait_for(lambda: jp.inbox_count() == 10_000, 60, "JP to catch up from the hub's disk")
+    wait_for(lambda: _lag(fed, "JP") == 0, 10, "JP's lag to fall to zero")
 
 
 @pytest.mark.parametrize("party", ["US"])
