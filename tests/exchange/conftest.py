@@ -10,13 +10,15 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from warnlink.exchange import frames, pki
+from warnlink.exchange.envelope import Envelope, Kind
 from warnlink.exchange.frames import FrameReader, FrameType, Mode, Reason
+from warnlink.exchange.node_store import NodeStore
 
 PARTIES = ("JP", "KR", "US")
 
@@ -117,6 +119,20 @@ class Federation:
 
     def node_dir(self, party: str) -> Path:
         return self.root / f"node-{party}"
+
+    def store(self, party: str) -> NodeStore:
+        """The party node's own database (outbox and inbox), opened beside the node."""
+        return NodeStore(self.node_dir(party) / "node.db")
+
+    def publish(
+        self, party: str, items: Sequence[tuple[Kind, Sequence[str], bytes]]
+    ) -> list[Envelope]:
+        """Publish as the party's application does: signed into its outbox."""
+        store = self.store(party)
+        try:
+            return store.publish(pki.Signer.load(self.pki, party), items)
+        finally:
+            store.close()
 
     def start_node(self, party: str, port: int | None = None) -> Proc:
         ready = self.root / f"node-{party}.ready"

@@ -18,7 +18,6 @@ from conftest import Federation, RawClient, wait_for
 from warnlink.exchange import frames, pki
 from warnlink.exchange.envelope import SIGNATURE_SIZE, Kind, seal
 from warnlink.exchange.frames import FrameType, Mode, Reason
-from warnlink.exchange.node_store import NodeStore
 
 
 def _signer(fed: Federation, party: str) -> pki.Signer:
@@ -149,15 +148,14 @@ def test_hostile_clients_are_refused_and_nothing_leaks(federation: Federation) -
 
     # the hub is up and still serves the honest parties
     assert hub.alive
-    us = NodeStore(fed.node_dir("US") / "node.db")
-    kr = NodeStore(fed.node_dir("KR") / "node.db")
-    kr.publish(_signer(fed, "KR"), [(Kind.WARNING, ["US"], b"after the attacks")])
+    us = fed.store("US")
+    fed.publish("KR", [(Kind.WARNING, ["US"], b"after the attacks")])
     wait_for(lambda: any(r.envelope.payload == b"after the attacks" for r in us.inbox()), 20,
              "an honest message after the attacks")  # fmt: skip
 
     # nothing hostile was stored or delivered
     payloads = {r.envelope.payload for p in ("KR", "US", "JP")
-                for r in NodeStore(fed.node_dir(p) / "node.db").inbox()}  # fmt: skip
+                for r in fed.store(p).inbox()}  # fmt: skip
     assert payloads == {b"genuine", b"after the attacks"}
     db = sqlite3.connect(fed.root / "hub" / "hub.db")
     stored = [row[0] for row in db.execute("SELECT envelope FROM messages")]

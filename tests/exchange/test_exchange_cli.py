@@ -31,7 +31,7 @@ def test_send_inbox_and_reports_through_the_cli(federation: Federation, tmp_path
     sent = warnlink("node", "send", *kr, "--kind", "intel-report", "--to", "US",
                     "--title", "Assessment", "--file", str(doc))  # fmt: skip
     assert sent.returncode == 0, sent.stderr
-    us = NodeStore(fed.node_dir("US") / "node.db")
+    us = fed.store("US")
     wait_for(lambda: us.inbox_count() == 2, 30, "both messages at US")
     inbox = warnlink("node", "inbox", "--data", str(fed.node_dir("US")))
     assert inbox.returncode == 0 and "warning" in inbox.stdout and "intel_report" in inbox.stdout

@@ -15,18 +15,6 @@ from conftest import Federation, RawClient, wait_for
 from warnlink.exchange import intel
 from warnlink.exchange.envelope import Kind
 from warnlink.exchange.node import HubAddress, query
-from warnlink.exchange.node_store import NodeStore
-from warnlink.exchange.pki import Signer
-
-
-def _store(fed: Federation, party: str) -> NodeStore:
-    return NodeStore(fed.node_dir(party) / "node.db")
-
-
-def _publish(fed: Federation, party: str, items: list[tuple[Kind, list[str], bytes]]) -> None:
-    store = _store(fed, party)
-    store.publish(Signer.load(fed.pki, party), items)
-    store.close()
 
 
 def _rss_kib(pid: int) -> int:
@@ -53,8 +41,8 @@ def test_intel_reports_are_listed_and_fetched_only_where_released(
         fed.start_node(party)
     body = os.urandom(5 * 2**20)
     report = intel.IntelReport("Launch site activity", "application/octet-stream", body)
-    _publish(fed, "KR", [(Kind.INTEL_REPORT, ["US"], intel.encode(report))])
-    us = _store(fed, "US")
+    fed.publish("KR", [(Kind.INTEL_REPORT, ["US"], intel.encode(report))])
+    us = fed.store("US")
     wait_for(lambda: us.inbox_count() == 1, 30, "the 5 MB report to reach US")
     assert intel.decode(us.inbox()[0].envelope.payload).body == body
 
@@ -71,7 +59,7 @@ def test_intel_reports_are_listed_and_fetched_only_where_released(
     assert asyncio.run(look("US")) == (["Launch site activity"], [body, body])
     assert asyncio.run(look("KR")) == (["Launch site activity"], [body, body])
     assert asyncio.run(look("JP")) == ([], [None]), "JP saw a report not released to it"
-    assert _store(fed, "JP").inbox_count() == 0
+    assert fed.store("JP").inbox_count() == 0
 
 
 def test_a_warning_overtakes_a_backlog_of_track_reports(federation: Federation) -> None:
@@ -79,12 +67,13 @@ def test_a_warning_overtakes_a_backlog_of_track_reports(federation: Federation) 
     fed.start_hub()
     fed.start_node("KR")
     backlog = [(Kind.TRACK_REPORT, ["US"], os.urandom(300)) for _ in range(5000)]
-    _publish(fed, "KR", backlog)
-    _publish(fed, "KR", [(Kind.WARNING, ["US"], b"take shelter")])
-    kr = _store(fed, "KR")
+    fed.publish("KR", backlog)
+    fed.publish("KR", [(Kind.WARNING, ["US"], b"take shelter")])
+    kr = fed.store("KR")
     wait_for(lambda: kr.outbox_counts()["acked"] == 5001, 60, "KR's messages to be stored")
+    assert _lag(fed, "US") == 5001, "an offline party's backlog should show as its lag"
     fed.start_node("US")
-    us = _store(fed, "US")
+    us = fed.store("US")
     wait_for(lambda: us.inbox_count() == 5001, 60, "US to catch up")
     order = [r.envelope.kind for r in us.inbox(0, 6000)]
     position = order.index(Kind.WARNING)
@@ -110,9 +99,9 @@ def test_a_stalled_party_delays_nobody_and_catches_up_from_disk(
                 payloads = [
                     (Kind.TRACK_REPORT, ["JP", "US"], os.urandom(2000)) for _ in range(1000)
                 ]
-                _publish(fed, "KR", payloads)
+                fed.publish("KR", payloads)
             started = time.monotonic()
-            us = _store(fed, "US")
+            us = fed.store("US")
             while us.inbox_count() < 10_000:
                 assert time.monotonic() - started < 60, "US was held up by the stalled JP"
                 await asyncio.sleep(0.1)
@@ -124,7 +113,7 @@ def test_a_stalled_party_delays_nobody_and_catches_up_from_disk(
     # 20 MB went to the stalled JP; the hub holds at most a batch of it
     assert grew_mib < 15, f"the hub grew by {grew_mib:.0f} MiB for a stalled party"
     fed.start_node("JP")
-    jp = _store(fed, "JP")
+    jp = fed.store("JP")
     wait_for(lambda: jp.inbox_count() == 10_000, 60, "JP to catch up from the hub's disk")
     wait_for(lambda: _lag(fed, "JP") == 0, 10, "JP's lag to fall to zero")
 
@@ -138,10 +127,10 @@ def test_what_is_published_while_the_hub_is_down_arrives_when_it_returns(
     fed.start_node("KR")
     fed.start_node(party)
     hub.stop()
-    _publish(fed, "KR", [(Kind.WARNING, [party], b"while the hub was down")])
+    fed.publish("KR", [(Kind.WARNING, [party], b"while the hub was down")])
     time.sleep(1.0)
-    assert _store(fed, "KR").outbox_counts()["pending"] == 1
+    assert fed.store("KR").outbox_counts()["pending"] == 1
     hub.start()
-    us = _store(fed, party)
+    us = fed.store(party)
     wait_for(lambda: us.inbox_count() == 1, 30, "the message to arrive after the restart")
     assert us.inbox()[0].envelope.payload == b"while the hub was down"

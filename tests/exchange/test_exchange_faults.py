@@ -16,8 +16,6 @@ import pytest
 from conftest import PARTIES, Federation, wait_for
 
 from warnlink.exchange.envelope import Envelope, Kind
-from warnlink.exchange.node_store import NodeStore
-from warnlink.exchange.pki import Signer
 
 TOTAL = 10_000
 CHUNK = 250
@@ -43,13 +41,11 @@ def _publish(fed: Federation, batch: list[tuple[str, Kind, tuple[str, ...], byte
     for origin, kind, label, payload in batch:
         by_origin[origin].append((kind, label, payload))
     for origin, items in by_origin.items():
-        store = NodeStore(fed.node_dir(origin) / "node.db")
-        published[origin] += store.publish(Signer.load(fed.pki, origin), items)
-        store.close()
+        published[origin] += fed.publish(origin, items)
 
 
 def _inbox(fed: Federation, party: str) -> list[Envelope]:
-    store = NodeStore(fed.node_dir(party) / "node.db")
+    store = fed.store(party)
     out: list[Envelope] = []
     after = 0
     while rows := store.inbox(after, 5000):
@@ -87,7 +83,7 @@ def _check_exact(fed: Federation, published: dict[str, list[Envelope]]) -> None:
         for stream, seqs in by_stream.items():
             assert seqs == sorted(seqs), f"{party} got {stream} out of order"
     for origin in PARTIES:
-        store = NodeStore(fed.node_dir(origin) / "node.db")
+        store = fed.store(origin)
         assert store.outbox_counts() == {"pending": 0, "acked": len(published[origin]),
                                          "rejected": 0}  # fmt: skip
         store.close()

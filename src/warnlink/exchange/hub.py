@@ -74,6 +74,8 @@ class Hub:
         self.verifiers: dict[tuple[str, bytes], pki.Verifier] = {}
         self.cert_der: dict[tuple[str, bytes], bytes] = {}
         self.last_seq = self.store.last_seqs()
+        self.acked = self.store.cursors()
+        self._dirty: set[tuple[str, int]] = set()
         self.sessions: dict[str, Session] = {}
         self._commits: asyncio.Queue[tuple[list[Accepted], asyncio.Future[list[int]]]]
         self._ssl: tuple[float, ssl.SSLContext] | None = None
@@ -113,7 +115,7 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         with contextlib.suppress(sqlite3.Error):
-            await self.write(self._flush_cursors)
+            await self._flush_cursors()
         self._write_pool.shutdown()
         self._read_pool.shutdown()
         self.store.close()
@@ -283,24 +285,29 @@ class Hub:
 
     # -- cursors and metrics -----------------------------------------------------------
 
+    def acknowledge(self, party: str, lane: int, hseq: int) -> None:
+        """A party has stored everything in `lane` up to `hseq` (its RECEIVED or HELLO)."""
+        key = (party, int(lane))
+        if hseq > self.acked.get(key, 0):
+            self.acked[key] = hseq
+            self._dirty.add(key)
+
     async def _save_cursors(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            await self.write(self._flush_cursors)
+            await self._flush_cursors()
 
-    def _flush_cursors(self) -> None:
-        cursors = {
-            (party, int(lane)): s.acked[lane]
-            for party, s in list(self.sessions.items())
-            for lane in LANES
-            if s.acked[lane]
-        }
-        if cursors:
-            self.store.set_cursors(cursors)
+    async def _flush_cursors(self) -> None:
+        """Persist the cursors that moved, so lag is right for parties offline after a restart."""
+        if self._dirty:
+            moved = {key: self.acked[key] for key in self._dirty}
+            self._dirty.clear()
+            await self.write(self.store.set_cursors, moved)
 
     async def _render_metrics(self) -> bytes:
-        for party, session in list(self.sessions.items()):
-            backlog = await self.read(self._reads.backlog, party, list(session.acked))
+        for party in sorted(self.roster()):
+            cursors = [self.acked.get((party, lane), 0) for lane in LANES]
+            backlog = await self.read(self._reads.backlog, party, cursors)
             self.metrics.lag.labels(party).set(backlog)
         return self.metrics.render()
 
@@ -317,7 +324,6 @@ class Session:
         cfg = hub.config
         self.frames = frames.FrameReader(reader, idle_s=cfg.idle_s, frame_s=cfg.frame_s)
         self.sent = [0, 0, 0]
-        self.acked = [0, 0, 0]
         self.wake = asyncio.Event()
         self.done = asyncio.Event()
         self.mode = frames.Mode.NODE
@@ -380,7 +386,8 @@ class Session:
         except pki.PkiError as exc:
             raise ProtocolError(Reason.CERTIFICATE, f"signing certificate: {exc}") from None
         self.sent = list(cursors)
-        self.acked = list(cursors)
+        for lane, hseq in zip(LANES, cursors, strict=True):
+            self.hub.acknowledge(self.party, lane, hseq)
         welcome = frames.frame(FrameType.WELCOME, self.party.encode())
         certs = b"".join(frames.frame(FrameType.CERT, d) for d in self.hub.cert_der.values())
         self.send(welcome + certs)
@@ -396,7 +403,7 @@ class Session:
                 await self._publish(body, accepted, replies)
             elif ftype == FrameType.RECEIVED:
                 lane, hseq = frames.parse_received(body)
-                self.acked[lane] = max(self.acked[lane], min(hseq, self.sent[lane]))
+                self.hub.acknowledge(self.party, lane, min(hseq, self.sent[lane]))
             elif ftype == FrameType.PING:
                 replies.append(frames.frame(FrameType.PONG))
             elif ftype == FrameType.LIST:
