@@ -72,7 +72,7 @@ def _cmd_revoke(args: argparse.Namespace) -> int:
     serials = pki.revoke(root, party=args.party, serial=args.serial, reason=args.reason)
     _say(
         f"revoked {len(serials)} certificate(s): {', '.join(map(str, serials))}; "
-        f"rewrote {root / 'crl.pem'} (restart or reload TLS servers to apply it)"
+        f"rewrote {root / 'crl.pem'} (the hub applies it from its next connection)"
     )
     return 0
 
