@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from warnlink.exchange import frames, pki
+from warnlink.exchange import frames, pki, signing, tls
 from warnlink.exchange.envelope import Envelope, Kind
 from warnlink.exchange.frames import FrameReader, FrameType, Mode, Reason
 from warnlink.exchange.node_store import NodeStore
@@ -130,7 +130,7 @@ class Federation:
         """Publish as the party's application does: signed into its outbox."""
         store = self.store(party)
         try:
-            return store.publish(pki.Signer.load(self.pki, party), items)
+            return store.publish(signing.Signer.load(self.pki, party), items)
         finally:
             store.close()
 
@@ -168,7 +168,7 @@ class RawClient:
         self.party = party
 
     async def __aenter__(self) -> RawClient:
-        ctx = pki.client_context(self.fed.pki, self.party)
+        ctx = tls.client_context(self.fed.pki, self.party)
         self.reader, self.writer = await asyncio.open_connection(
             "127.0.0.1", self.fed.port, ssl=ctx, server_hostname="localhost"
         )
@@ -179,7 +179,7 @@ class RawClient:
         self.writer.transport.abort()
 
     async def hello(self) -> None:
-        cert = pki.Signer.load(self.fed.pki, self.party).certificate_der
+        cert = signing.Signer.load(self.fed.pki, self.party).certificate_der
         self.writer.write(frames.hello(Mode.NODE, (0, 0, 0), cert))
         batch = await self.frames.frames()
         assert batch[0][0] == FrameType.WELCOME

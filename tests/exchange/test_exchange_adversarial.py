@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from conftest import Federation, RawClient, wait_for
 
-from warnlink.exchange import frames, pki
+from warnlink.exchange import frames, pki, signing, tls
 from warnlink.exchange.envelope import SIGNATURE_SIZE, Kind, seal
 from warnlink.exchange.frames import FrameType, Mode, Reason
 
 
-def _signer(fed: Federation, party: str) -> pki.Signer:
-    return pki.Signer.load(fed.pki, party)
+def _signer(fed: Federation, party: str) -> signing.Signer:
+    return signing.Signer.load(fed.pki, party)
 
 
 def _rejected(answer: tuple[FrameType, bytes]) -> Reason:
@@ -110,12 +110,12 @@ async def _slow(fed: Federation) -> tuple[Reason, float]:
 async def _handshake(fed: Federation, party: str) -> bytes:
     """What a party gets back for HELLO (TLS 1.3 finishes the client's side of the handshake
     before the hub has checked the client's certificate, so refusal shows as a close)."""
-    ctx = pki.client_context(fed.pki, party)
+    ctx = tls.client_context(fed.pki, party)
     try:
         reader, writer = await asyncio.open_connection(
             "127.0.0.1", fed.port, ssl=ctx, server_hostname="localhost"
         )
-        cert = pki.Signer.load(fed.pki, party).certificate_der
+        cert = signing.Signer.load(fed.pki, party).certificate_der
         writer.write(frames.hello(Mode.NODE, (0, 0, 0), cert))
         try:
             return await asyncio.wait_for(reader.read(100), 10)

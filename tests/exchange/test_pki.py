@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from warnlink.exchange import pki, pki_cli
+from warnlink.exchange import pki, pki_cli, signing, tls
 
 PAST_START = datetime(2020, 1, 1, tzinfo=UTC)
 PAST_END = datetime(2021, 1, 1, tzinfo=UTC)
@@ -72,7 +72,7 @@ async def _connect(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> Ou
             # start_tls (not start_server(ssl=...)) so the server's handshake error reaches us
             await writer.start_tls(server_ctx)
             der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-            outcome.server_party = pki.peer_party(der)
+            outcome.server_party = tls.peer_party(der)
             writer.write(f"hello {outcome.server_party}\n".encode())
             await writer.drain()
         except Exception as exc:
@@ -124,49 +124,49 @@ def _bare_client(root: Path) -> ssl.SSLContext:
 
 
 def test_good_party_connects_and_is_identified(root: Path) -> None:
-    out = connect(pki.server_context(root), pki.client_context(root, "KR"))
+    out = connect(tls.server_context(root), tls.client_context(root, "KR"))
     assert out.server_error is None and out.client_error is None
     assert out.server_party == "KR"
     assert out.client_line == b"hello KR\n"
 
 
 def test_contexts_are_tls13_only_with_crl_checks(root: Path) -> None:
-    for ctx in (pki.server_context(root), pki.client_context(root, "US")):
+    for ctx in (tls.server_context(root), tls.client_context(root, "US")):
         assert ctx.minimum_version == ctx.maximum_version == ssl.TLSVersion.TLSv1_3
         assert ctx.verify_mode == ssl.CERT_REQUIRED
         assert ctx.verify_flags & ssl.VERIFY_CRL_CHECK_LEAF
-    assert pki.client_context(root, "US").check_hostname
+    assert tls.client_context(root, "US").check_hostname
 
 
 def test_expired_party_cert_is_refused_at_handshake(root: Path) -> None:
     pki.issue_party(root, "JP", not_before=PAST_START, not_after=PAST_END)
-    out = connect(pki.server_context(root), pki.client_context(root, "JP"))
+    out = connect(tls.server_context(root), tls.client_context(root, "JP"))
     assert not out.connected
     assert isinstance(out.server_error, ssl.SSLCertVerificationError)
     assert "expired" in str(out.server_error)
 
 
 def test_revoked_party_cert_is_refused_at_handshake(root: Path) -> None:
-    assert connect(pki.server_context(root), pki.client_context(root, "KR")).connected
+    assert connect(tls.server_context(root), tls.client_context(root, "KR")).connected
     revoked = pki.revoke(root, party="KR", reason="keyCompromise")
     assert len(revoked) == 2
-    out = connect(pki.server_context(root), pki.client_context(root, "KR"))
+    out = connect(tls.server_context(root), tls.client_context(root, "KR"))
     assert not out.connected
     assert isinstance(out.server_error, ssl.SSLCertVerificationError)
     assert "revoked" in str(out.server_error)
     # the other party is unaffected
-    assert connect(pki.server_context(root), pki.client_context(root, "US")).server_party == "US"
+    assert connect(tls.server_context(root), tls.client_context(root, "US")).server_party == "US"
 
 
 def test_client_without_certificate_is_refused(root: Path) -> None:
-    out = connect(pki.server_context(root), _bare_client(root))
+    out = connect(tls.server_context(root), _bare_client(root))
     assert not out.connected
     assert isinstance(out.server_error, ssl.SSLError)
     assert "certificate" in str(out.server_error).lower()
 
 
 def test_hub_cert_from_another_ca_is_refused_by_client(root: Path, foreign: Path) -> None:
-    out = connect(pki.server_context(foreign), pki.client_context(root, "KR"))
+    out = connect(tls.server_context(foreign), tls.client_context(root, "KR"))
     assert not out.connected
     assert isinstance(out.client_error, ssl.SSLCertVerificationError)
     assert out.server_error is not None
@@ -175,7 +175,7 @@ def test_hub_cert_from_another_ca_is_refused_by_client(root: Path, foreign: Path
 def test_party_cert_from_another_ca_is_refused_by_hub(root: Path, foreign: Path) -> None:
     client = _bare_client(root)  # trusts our CA, so it accepts our hub ...
     client.load_cert_chain(foreign / "parties/KR/tls.crt", foreign / "parties/KR/tls.key")
-    out = connect(pki.server_context(root), client)  # ... but presents the foreign KR cert
+    out = connect(tls.server_context(root), client)  # ... but presents the foreign KR cert
     assert not out.connected
     assert isinstance(out.server_error, ssl.SSLCertVerificationError)
 
@@ -183,7 +183,7 @@ def test_party_cert_from_another_ca_is_refused_by_hub(root: Path, foreign: Path)
 def test_signing_cert_cannot_be_used_as_tls_client_cert(root: Path) -> None:
     client = _bare_client(root)
     client.load_cert_chain(root / "parties/KR/signing.crt", root / "parties/KR/signing.key")
-    out = connect(pki.server_context(root), client)
+    out = connect(tls.server_context(root), client)
     assert not out.connected
     assert isinstance(out.server_error, ssl.SSLCertVerificationError)  # no clientAuth EKU
 
@@ -193,7 +193,7 @@ def test_hub_cert_for_another_host_fails_hostname_check(tmp_path: Path) -> None:
     pki.init_ca(r)
     pki.issue_hub(r, ["hub.example.org"])
     pki.issue_party(r, "KR")
-    out = connect(pki.server_context(r), pki.client_context(r, "KR"))
+    out = connect(tls.server_context(r), tls.client_context(r, "KR"))
     assert isinstance(out.client_error, ssl.SSLCertVerificationError)
     assert "localhost" in str(out.client_error)
 
@@ -204,13 +204,13 @@ def test_peer_party_refuses_non_party_tls_certs(root: Path) -> None:
             serialization.Encoding.DER
         )
 
-    assert pki.peer_party(der("parties/US/tls.crt")) == "US"
+    assert tls.peer_party(der("parties/US/tls.crt")) == "US"
     with pytest.raises(pki.PkiError, match="not a party TLS"):
-        pki.peer_party(der("parties/US/signing.crt"))
+        tls.peer_party(der("parties/US/signing.crt"))
     with pytest.raises(pki.PkiError, match="names no party"):
-        pki.peer_party(der("hub/hub.crt"))
+        tls.peer_party(der("hub/hub.crt"))
     with pytest.raises(pki.PkiError, match="malformed"):
-        pki.peer_party(b"not a certificate")
+        tls.peer_party(b"not a certificate")
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -274,12 +274,12 @@ def test_certificate_contents(tmp_path: Path) -> None:
 
 
 def test_reissue_replaces_files_and_old_certs_stay_valid_until_revoked(root: Path) -> None:
-    certs = pki.SigningCertificates.for_root(root)
-    old_der = pki.Signer.load(root, "KR").certificate_der
+    certs = signing.SigningCertificates.for_root(root)
+    old_der = signing.Signer.load(root, "KR").certificate_der
     old_tls = (root / "parties/KR/tls.crt").read_bytes()
     tls2, sign2 = pki.issue_party(root, "KR")
     assert (root / "parties/KR/tls.crt").read_bytes() != old_tls
-    new = pki.Signer.load(root, "KR")
+    new = signing.Signer.load(root, "KR")
     assert certs.check(new.certificate_der).serial == sign2
     assert certs.check(old_der).party == "KR"  # not revoked yet
     revoked = pki.revoke(root, party="KR", reason="superseded")
@@ -329,7 +329,7 @@ def test_bad_party_id_is_refused(root: Path, party: str) -> None:
     with pytest.raises(pki.PkiError, match="bad party id"):
         pki.issue_party(root, party)
     with pytest.raises(pki.PkiError, match="bad party id"):
-        pki.client_context(root, party)
+        tls.client_context(root, party)
 
 
 def test_revoke_errors(root: Path) -> None:
@@ -357,19 +357,19 @@ def test_issue_without_ca_and_contexts_without_files(tmp_path: Path) -> None:
     r = tmp_path / "pki"
     pki.init_ca(r)
     with pytest.raises(pki.PkiError, match="hub"):
-        pki.server_context(r)
+        tls.server_context(r)
     with pytest.raises(pki.PkiError, match="party KR"):
-        pki.client_context(r, "KR")
+        tls.client_context(r, "KR")
     with pytest.raises(pki.PkiError, match=r"signing\.key"):
-        pki.Signer.load(r, "KR")
+        signing.Signer.load(r, "KR")
 
 
 # --- signing ---------------------------------------------------------------------------------
 
 
 def test_signer_verifier_roundtrip(root: Path) -> None:
-    signer = pki.Signer.load(root, "KR")
-    verifier = pki.SigningCertificates.for_root(root).check(signer.certificate_der)
+    signer = signing.Signer.load(root, "KR")
+    verifier = signing.SigningCertificates.for_root(root).check(signer.certificate_der)
     sign_serial = next(
         r.serial for r in pki.listing(root) if r.party == "KR" and r.kind == "party-signing"
     )
@@ -393,13 +393,13 @@ def test_signer_verifier_roundtrip(root: Path) -> None:
     assert not verifier.verify(bytes(bad_sig), message)
     assert not verifier.verify(sig[:63], message)
     assert not verifier.verify(b"", message)
-    other = pki.SigningCertificates.for_root(root).check(
-        pki.Signer.load(root, "US").certificate_der
+    other = signing.SigningCertificates.for_root(root).check(
+        signing.Signer.load(root, "US").certificate_der
     )
     assert not other.verify(sig, message)
 
 
-def _reason(certs: pki.SigningCertificates, der: bytes, now: datetime | None = None) -> str:
+def _reason(certs: signing.SigningCertificates, der: bytes, now: datetime | None = None) -> str:
     with pytest.raises(pki.PkiError) as info:
         certs.check(der, now=now)
     assert info.value.reason in str(info.value)
@@ -407,11 +407,11 @@ def _reason(certs: pki.SigningCertificates, der: bytes, now: datetime | None = N
 
 
 def test_check_refuses_with_reasons(root: Path, foreign: Path) -> None:
-    certs = pki.SigningCertificates.for_root(root)
-    good = pki.Signer.load(root, "KR").certificate_der
+    certs = signing.SigningCertificates.for_root(root)
+    good = signing.Signer.load(root, "KR").certificate_der
     assert certs.check(good).party == "KR"
 
-    foreign_der = pki.Signer.load(foreign, "KR").certificate_der
+    foreign_der = signing.Signer.load(foreign, "KR").certificate_der
     assert _reason(certs, foreign_der) == "not signed by the federation CA"
 
     tls_der = x509.load_pem_x509_certificate(
@@ -428,27 +428,27 @@ def test_check_refuses_with_reasons(root: Path, foreign: Path) -> None:
     assert _reason(certs, good, now=datetime.now(UTC) + timedelta(days=400)) == "expired"
 
     pki.issue_party(root, "JP", not_before=PAST_START, not_after=PAST_END)
-    expired = pki.Signer.load(root, "JP").certificate_der
+    expired = signing.Signer.load(root, "JP").certificate_der
     assert _reason(certs, expired) == "expired"
     assert certs.check(expired, now=datetime(2020, 6, 1, tzinfo=UTC)).party == "JP"
 
 
 def test_revocation_reaches_a_running_checker_on_reload(root: Path) -> None:
-    certs = pki.SigningCertificates.for_root(root)
-    der = pki.Signer.load(root, "KR").certificate_der
+    certs = signing.SigningCertificates.for_root(root)
+    der = signing.Signer.load(root, "KR").certificate_der
     assert certs.check(der).party == "KR"
     pki.revoke(root, party="KR")
     assert certs.check(der).party == "KR"  # the CRL is read on reload_crl, not per check
     certs.reload_crl()
     assert _reason(certs, der) == "revoked"
-    assert certs.check(pki.Signer.load(root, "US").certificate_der).party == "US"
-    fresh = pki.SigningCertificates(root / "ca.crt", root / "crl.pem")
+    assert certs.check(signing.Signer.load(root, "US").certificate_der).party == "US"
+    fresh = signing.SigningCertificates(root / "ca.crt", root / "crl.pem")
     assert _reason(fresh, der) == "revoked"
 
 
 def test_crl_from_another_ca_is_rejected(root: Path, foreign: Path) -> None:
     with pytest.raises(pki.PkiError, match="not signed by the federation CA"):
-        pki.SigningCertificates(root / "ca.crt", foreign / "crl.pem")
+        signing.SigningCertificates(root / "ca.crt", foreign / "crl.pem")
 
 
 # --- command line ----------------------------------------------------------------------------

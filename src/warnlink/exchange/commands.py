@@ -89,7 +89,7 @@ def _cmd_node_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_node_send(args: argparse.Namespace) -> int:
-    from warnlink.exchange.pki import Signer
+    from warnlink.exchange.signing import Signer
 
     payload = Path(args.file).read_bytes() if args.file else args.text.encode()
     store = NodeStore(Path(args.data) / "node.db")

@@ -74,7 +74,7 @@ class EnvelopeError(ValueError):
 
 
 class SignerLike(Protocol):
-    """What sealing needs of a party's signing key (pki.Signer)."""
+    """What sealing needs of a party's signing key (signing.Signer)."""
 
     party: str
     key_id: bytes
@@ -83,7 +83,7 @@ class SignerLike(Protocol):
 
 
 class VerifierLike(Protocol):
-    """What checking needs of a party's certified public key (pki.Verifier)."""
+    """What checking needs of a party's certified public key (signing.Verifier)."""
 
     def verify(self, signature: bytes, message: bytes) -> bool: ...
 

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import msgspec
 
-from warnlink.exchange import frames, intel, metrics, pki
+from warnlink.exchange import frames, intel, metrics, pki, signing, tls
 from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, decode
 from warnlink.exchange.frames import FrameType, ProtocolError, Reason
 from warnlink.exchange.logs import event
@@ -70,8 +70,8 @@ class Hub:
         self._write_pool = ThreadPoolExecutor(1, "hub-write")
         self._read_pool = ThreadPoolExecutor(1, "hub-read")
         self.metrics = metrics.HubMetrics()
-        self.certs = pki.SigningCertificates.for_root(config.pki)
-        self.verifiers: dict[tuple[str, bytes], pki.Verifier] = {}
+        self.certs = signing.SigningCertificates.for_root(config.pki)
+        self.verifiers: dict[tuple[str, bytes], signing.Verifier] = {}
         self.cert_der: dict[tuple[str, bytes], bytes] = {}
         self.last_seq = self.store.last_seqs()
         self.acked = self.store.cursors()
@@ -127,7 +127,7 @@ class Hub:
         """The TLS context, rebuilt when the CRL changes so revocations bite at once."""
         mtime = (self.config.pki / "crl.pem").stat().st_mtime
         if self._ssl is None or self._ssl[0] != mtime:
-            self._ssl = (mtime, pki.server_context(self.config.pki))
+            self._ssl = (mtime, tls.server_context(self.config.pki))
             self.certs.reload_crl()
         return self._ssl[1]
 
@@ -147,7 +147,7 @@ class Hub:
                 self._server_context(), ssl_handshake_timeout=self.config.handshake_s
             )
             der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
-            party = pki.peer_party(der)
+            party = tls.peer_party(der)
         except (ssl.SSLError, pki.PkiError, TimeoutError, ConnectionError, OSError) as exc:
             self.metrics.rejected.labels("?", "certificate").inc()
             event(log, "connection_refused", logging.WARNING, peer=str(peer), reason=str(exc))
@@ -182,7 +182,7 @@ class Hub:
 
     # -- signing keys ------------------------------------------------------------------
 
-    def _register(self, verifier: pki.Verifier) -> None:
+    def _register(self, verifier: signing.Verifier) -> None:
         self.verifiers[(verifier.party, verifier.key_id)] = verifier
 
     async def write(self, fn: Callable[..., T], *args: object) -> T:

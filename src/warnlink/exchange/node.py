@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from warnlink.exchange import frames, pki
+from warnlink.exchange import frames, pki, signing, tls
 from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, decode
 from warnlink.exchange.frames import FrameReader, FrameType, Mode, ProtocolError, Reason
 from warnlink.exchange.logs import event
@@ -60,8 +60,8 @@ class _Keys:
     """Signing certificates the hub forwarded, each checked against the CA and CRL here."""
 
     def __init__(self, pki_root: Path) -> None:
-        self.certs = pki.SigningCertificates.for_root(pki_root)
-        self.verifiers: dict[tuple[str, bytes], pki.Verifier] = {}
+        self.certs = signing.SigningCertificates.for_root(pki_root)
+        self.verifiers: dict[tuple[str, bytes], signing.Verifier] = {}
 
     def learn(self, der: bytes) -> None:
         try:
@@ -84,7 +84,7 @@ async def _connect(
     cert: bytes, keys: _Keys,
 ) -> tuple[asyncio.StreamWriter, FrameReader, list[tuple[FrameType, bytes]]]:  # fmt: skip
     """TLS connect, HELLO, and read WELCOME; returns the frames that came with it."""
-    ctx = pki.client_context(pki_root, party)
+    ctx = tls.client_context(pki_root, party)
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection(hub.host, hub.port, ssl=ctx, server_hostname=hub.server_name),
         10,
@@ -111,7 +111,7 @@ class Node:
         self.pki_root = pki_root
         self.party = party
         self.hub = hub
-        self.signer = pki.Signer.load(pki_root, party)
+        self.signer = signing.Signer.load(pki_root, party)
         self.store = NodeStore(data / "node.db")
         self.keys = _Keys(pki_root)
         self.stats = NodeStats()
@@ -328,7 +328,7 @@ class Query:
 @asynccontextmanager
 async def query(pki_root: Path, party: str, hub: HubAddress) -> AsyncIterator[Query]:
     keys = _Keys(pki_root)
-    signer = pki.Signer.load(pki_root, party)
+    signer = signing.Signer.load(pki_root, party)
     writer, fr, early = await _connect(
         pki_root, party, hub, Mode.QUERY, (0, 0, 0), signer.certificate_der, keys
     )

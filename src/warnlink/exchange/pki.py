@@ -17,26 +17,21 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import ipaddress
 import json
 import os
 import re
 import secrets
-import ssl
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from nacl.exceptions import CryptoError
-from nacl.signing import SigningKey, VerifyKey
 
 from warnlink.exchange.envelope import PARTY_PATTERN
 
@@ -105,9 +100,9 @@ class CertRecord:
             "kind": self.kind,
             "subject": self.subject,
             "party": self.party,
-            "not_before": _iso(self.not_before),
-            "not_after": _iso(self.not_after),
-            "revoked_at": None if self.revoked_at is None else _iso(self.revoked_at),
+            "not_before": iso(self.not_before),
+            "not_after": iso(self.not_after),
+            "revoked_at": None if self.revoked_at is None else iso(self.revoked_at),
             "reason": self.reason,
         }
 
@@ -135,7 +130,7 @@ class CertRecord:
             raise PkiError(f"{where}: bad index entry {obj!r}: {exc}") from exc
 
 
-def _iso(t: datetime) -> str:
+def iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -201,7 +196,7 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
     _write_atomic(path, cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _read_bytes(path: Path, what: str) -> bytes:
+def read_bytes(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
@@ -210,16 +205,16 @@ def _read_bytes(path: Path, what: str) -> bytes:
         raise PkiError(f"{path}: cannot read {what}: {exc}") from exc
 
 
-def _load_cert(path: Path, what: str) -> x509.Certificate:
+def load_cert(path: Path, what: str) -> x509.Certificate:
     try:
-        return x509.load_pem_x509_certificate(_read_bytes(path, what))
+        return x509.load_pem_x509_certificate(read_bytes(path, what))
     except ValueError as exc:
         raise PkiError(f"{path}: not a PEM certificate ({what}): {exc}") from exc
 
 
-def _load_key(path: Path, what: str) -> Any:
+def load_key(path: Path, what: str) -> Any:
     try:
-        return serialization.load_pem_private_key(_read_bytes(path, what), password=None)
+        return serialization.load_pem_private_key(read_bytes(path, what), password=None)
     except (ValueError, TypeError) as exc:
         raise PkiError(f"{path}: not an unencrypted PEM private key ({what}): {exc}") from exc
 
@@ -240,7 +235,7 @@ def _locked(root: Path) -> Iterator[None]:
 # --- certificate building ------------------------------------------------------------------
 
 
-def _check_party(party: str) -> None:
+def check_party(party: str) -> None:
     if not isinstance(party, str) or not PARTY_ID.fullmatch(party):
         raise PkiError(
             f"bad party id {party!r}: expected 1-16 characters, an upper-case letter "
@@ -259,7 +254,7 @@ def party_name(party: str) -> x509.Name:
     )
 
 
-def _party_dir(root: Path, party: str) -> Path:
+def party_dir(root: Path, party: str) -> Path:
     return root / "parties" / party
 
 
@@ -281,7 +276,7 @@ def _validity(
     end = (now + timedelta(days=days) if not_after is None else not_after).astimezone(UTC)
     start, end = start.replace(microsecond=0), end.replace(microsecond=0)
     if end <= start:
-        raise PkiError(f"not_after {_iso(end)} is not after not_before {_iso(start)}")
+        raise PkiError(f"not_after {iso(end)} is not after not_before {iso(start)}")
     return start, end
 
 
@@ -292,8 +287,8 @@ class _Ca:
         key_path = root / "ca.key"
         if not key_path.exists():
             raise PkiError(f"{key_path}: missing CA key (run `pki init {root}` first)")
-        self.cert = _load_cert(root / "ca.crt", "CA certificate")
-        key = _load_key(key_path, "CA key")
+        self.cert = load_cert(root / "ca.crt", "CA certificate")
+        key = load_key(key_path, "CA key")
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise PkiError(f"{key_path}: the CA key is not an ECDSA key")
         self.key: ec.EllipticCurvePrivateKey = key
@@ -322,7 +317,7 @@ class _Ca:
         return builder.sign(self.key, hashes.SHA256())
 
 
-def _key_usage(*, digital_signature: bool = False, cert_sign: bool = False) -> x509.KeyUsage:
+def key_usage(*, digital_signature: bool = False, cert_sign: bool = False) -> x509.KeyUsage:
     return x509.KeyUsage(
         digital_signature=digital_signature,
         content_commitment=False,
@@ -413,7 +408,7 @@ def init_ca(root: Path, name: str = "WarnLink federation", days: int = 3650) -> 
             .not_valid_before(now - CLOCK_SKEW)
             .not_valid_after(now + timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_key_usage(cert_sign=True), critical=True)
+            .add_extension(key_usage(cert_sign=True), critical=True)
             .add_extension(ski, critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski),
@@ -465,7 +460,7 @@ def issue_hub(
         cert = ca.sign(
             ca.builder(subject, key.public_key(), serial, start, end)
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(_key_usage(digital_signature=True), critical=True)
+            .add_extension(key_usage(digital_signature=True), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         )
         _write_key(root / "hub" / "hub.key", key)
@@ -488,7 +483,7 @@ def issue_party(
     Re-issuing replaces the files; the old certificates stay valid until revoked.
     """
     root = Path(root)
-    _check_party(party)
+    check_party(party)
     start, end = _validity(days, not_before, not_after)
     uri = x509.SubjectAlternativeName([x509.UniformResourceIdentifier(PARTY_URI_PREFIX + party)])
     subject = party_name(party)
@@ -500,7 +495,7 @@ def issue_party(
         tls_cert = ca.sign(
             ca.builder(subject, tls_key.public_key(), tls_serial, start, end)
             .add_extension(uri, critical=False)
-            .add_extension(_key_usage(digital_signature=True), critical=True)
+            .add_extension(key_usage(digital_signature=True), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         )
         records.append(_record(tls_cert, "party-tls", party))
@@ -509,11 +504,11 @@ def issue_party(
         sign_cert = ca.sign(
             ca.builder(subject, sign_key.public_key(), sign_serial, start, end)
             .add_extension(uri, critical=False)
-            .add_extension(_key_usage(digital_signature=True), critical=True)
+            .add_extension(key_usage(digital_signature=True), critical=True)
             .add_extension(x509.ExtendedKeyUsage([WARNLINK_SIGNING_EKU]), critical=True)
         )
         records.append(_record(sign_cert, "party-signing", party))
-        folder = _party_dir(root, party)
+        folder = party_dir(root, party)
         _write_key(folder / "tls.key", tls_key)
         _write_cert(folder / "tls.crt", tls_cert)
         _write_key(folder / "signing.key", sign_key)
@@ -550,7 +545,7 @@ def revoke(
     if flag is x509.ReasonFlags.remove_from_crl:
         raise PkiError("revocation reason removeFromCRL is only for delta CRLs")
     if party is not None:
-        _check_party(party)
+        check_party(party)
     with _locked(root):
         ca = _Ca(root)
         records = _read_index(root)
@@ -566,7 +561,7 @@ def revoke(
             if not found:
                 raise PkiError(f"serial {serial}: no such certificate in {root / 'index.json'}")
             if found[0].revoked_at is not None:
-                raise PkiError(f"serial {serial}: already revoked at {_iso(found[0].revoked_at)}")
+                raise PkiError(f"serial {serial}: already revoked at {iso(found[0].revoked_at)}")
             hits = {found[0].serial}
         now = _now()
         records = [
@@ -596,268 +591,3 @@ def refresh_crl(root: Path) -> None:
 def listing(root: Path) -> list[CertRecord]:
     """Every certificate issued under `root`, in issuing order."""
     return _read_index(Path(root))
-
-
-# --- TLS -----------------------------------------------------------------------------------
-
-
-def _load_trust(ctx: ssl.SSLContext, root: Path) -> None:
-    for name, what in (("ca.crt", "CA certificate"), ("crl.pem", "CRL")):
-        path = root / name
-        if not path.exists():
-            raise PkiError(f"{path}: missing {what}")
-        try:
-            ctx.load_verify_locations(cafile=path)
-        except ssl.SSLError as exc:
-            raise PkiError(f"{path}: cannot load {what}: {exc}") from exc
-    ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_X509_STRICT
-
-
-def _load_identity(ctx: ssl.SSLContext, cert: Path, key: Path, who: str) -> None:
-    for path in (cert, key):
-        if not path.exists():
-            raise PkiError(f"{path}: missing ({who})")
-    try:
-        ctx.load_cert_chain(cert, key)
-    except ssl.SSLError as exc:
-        raise PkiError(f"{cert}: cannot load certificate and key ({who}): {exc}") from exc
-
-
-def server_context(root: Path) -> ssl.SSLContext:
-    """The hub's TLS 1.3 context: clients must present a CA-issued, unrevoked certificate.
-
-    The CRL is read now: build a new context after a revocation. Session tickets are off,
-    so every connection is a full handshake that checks the client certificate again.
-    """
-    root = Path(root)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_3
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.num_tickets = 0
-    _load_trust(ctx, root)
-    _load_identity(ctx, root / "hub" / "hub.crt", root / "hub" / "hub.key", "hub")
-    return ctx
-
-
-def client_context(root: Path, party: str) -> ssl.SSLContext:
-    """A party's TLS 1.3 context: presents its client certificate, checks the hub's."""
-    root = Path(root)
-    _check_party(party)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_3
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.check_hostname = True
-    _load_trust(ctx, root)
-    folder = _party_dir(root, party)
-    _load_identity(ctx, folder / "tls.crt", folder / "tls.key", f"party {party}")
-    return ctx
-
-
-def _uri_parties(cert: x509.Certificate) -> list[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return []
-    uris = san.get_values_for_type(x509.UniformResourceIdentifier)
-    return [u[len(PARTY_URI_PREFIX) :] for u in uris if u.startswith(PARTY_URI_PREFIX)]
-
-
-def _ekus(cert: x509.Certificate) -> set[x509.ObjectIdentifier]:
-    try:
-        return set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
-    except x509.ExtensionNotFound:
-        return set()
-
-
-def _cert_party(cert: x509.Certificate) -> str | None:
-    """The party named consistently by the subject and the SAN URI, or None."""
-    subject = cert.subject
-    cns = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    ous = subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
-    orgs = subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    if len(cns) != 1 or [a.value for a in ous] != [PARTY_OU]:
-        return None
-    if [a.value for a in orgs] != [FEDERATION_ORG]:
-        return None
-    party = cns[0].value
-    if not isinstance(party, str) or not PARTY_ID.fullmatch(party):
-        return None
-    return party if _uri_parties(cert) == [party] else None
-
-
-def peer_party(peer_der: bytes) -> str:
-    """The party id of a peer whose TLS certificate the handshake has already verified."""
-    try:
-        cert = x509.load_der_x509_certificate(peer_der)
-        party = _cert_party(cert)
-        ekus = _ekus(cert)
-    except ValueError as exc:
-        raise PkiError(f"peer certificate is malformed: {exc}") from exc
-    if party is None:
-        raise PkiError(f"peer certificate {cert.subject.rfc4514_string()!r} names no party")
-    if ExtendedKeyUsageOID.CLIENT_AUTH not in ekus or WARNLINK_SIGNING_EKU in ekus:
-        raise PkiError(f"party {party}: peer certificate is not a party TLS client certificate")
-    if not isinstance(cert.public_key(), ec.EllipticCurvePublicKey):
-        raise PkiError(f"party {party}: peer certificate does not hold a TLS (ECDSA) key")
-    return party
-
-
-# --- signing -------------------------------------------------------------------------------
-
-
-def key_id_of(raw_public_key: bytes) -> bytes:
-    """The 8-byte key id envelopes carry: the start of SHA-256 of the raw Ed25519 key."""
-    return hashlib.sha256(raw_public_key).digest()[:8]
-
-
-class Signer:
-    """A party's Ed25519 signing key, held by libsodium for the hot path."""
-
-    __slots__ = ("_certificate_der", "_key", "key_id", "party")
-
-    def __init__(self, party: str, key: SigningKey, certificate_der: bytes) -> None:
-        self.party = party
-        self._key = key
-        self._certificate_der = certificate_der
-        self.key_id = key_id_of(bytes(key.verify_key))
-
-    @classmethod
-    def load(cls, root: Path, party: str) -> Signer:
-        """Load parties/<P>/signing.key and check it matches signing.crt."""
-        _check_party(party)
-        folder = _party_dir(Path(root), party)
-        key = _load_key(folder / "signing.key", f"signing key of party {party}")
-        if not isinstance(key, ed25519.Ed25519PrivateKey):
-            raise PkiError(f"{folder / 'signing.key'}: not an Ed25519 key")
-        cert = _load_cert(folder / "signing.crt", f"signing certificate of party {party}")
-        cert_key = cert.public_key()
-        raw = key.public_key().public_bytes_raw()
-        if not isinstance(cert_key, ed25519.Ed25519PublicKey) or cert_key.public_bytes_raw() != raw:
-            raise PkiError(f"{folder / 'signing.crt'}: does not certify signing.key")
-        signing = SigningKey(key.private_bytes_raw())
-        return cls(party, signing, cert.public_bytes(serialization.Encoding.DER))
-
-    def sign(self, message: bytes) -> bytes:
-        """The 64-byte Ed25519 signature of `message`."""
-        return self._key.sign(message).signature
-
-    @property
-    def certificate_der(self) -> bytes:
-        """The signing certificate, DER, to hand to whoever must verify our envelopes."""
-        return self._certificate_der
-
-
-class Verifier:
-    """The public key of a checked signing certificate, held by libsodium for the hot path."""
-
-    __slots__ = ("_key", "key_id", "not_after", "party", "serial")
-
-    def __init__(self, party: str, raw_public_key: bytes, serial: int, not_after: datetime) -> None:
-        self.party = party
-        self._key = VerifyKey(raw_public_key)
-        self.key_id = key_id_of(raw_public_key)
-        self.serial = serial
-        self.not_after = not_after
-
-    def verify(self, signature: bytes, message: bytes) -> bool:
-        """Whether `signature` is this key's over `message`; False, never an exception."""
-        try:
-            self._key.verify(message, signature)
-        except (CryptoError, ValueError, TypeError):
-            return False
-        return True
-
-
-class SigningCertificates:
-    """Checks signing certificates presented by others against the federation CA and CRL."""
-
-    def __init__(self, ca_cert: Path, crl: Path) -> None:
-        self._ca_path = Path(ca_cert)
-        self._crl_path = Path(crl)
-        self._ca = _load_cert(self._ca_path, "CA certificate")
-        self._revoked: frozenset[int] = frozenset()
-        self._crl_stamp: tuple[int, int, int] | None = None
-        self.reload_crl()
-        if self._crl_stamp is None:
-            raise PkiError(f"{self._crl_path}: missing CRL")
-
-    @classmethod
-    def for_root(cls, root: Path) -> SigningCertificates:
-        root = Path(root)
-        return cls(root / "ca.crt", root / "crl.pem")
-
-    def reload_crl(self) -> None:
-        """Re-read the CRL if the file changed, so a revocation applies without a restart.
-
-        A changed CRL that is unreadable or not signed by the CA raises PkiError and the
-        previous revocation list stays in force.
-        """
-        try:
-            st = os.stat(self._crl_path)
-        except FileNotFoundError as exc:
-            if self._crl_stamp is None:
-                raise PkiError(f"{self._crl_path}: missing CRL") from exc
-            return  # being replaced, or removed: keep the last good list
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if stamp == self._crl_stamp:
-            return
-        data = _read_bytes(self._crl_path, "CRL")
-        try:
-            crl = x509.load_pem_x509_crl(data)
-        except ValueError as exc:
-            raise PkiError(f"{self._crl_path}: not a PEM CRL: {exc}") from exc
-        ca_key = self._ca.public_key()
-        if crl.issuer != self._ca.subject or not crl.is_signature_valid(
-            cast(ec.EllipticCurvePublicKey, ca_key)
-        ):
-            raise PkiError(f"{self._crl_path}: CRL not signed by the federation CA")
-        self._revoked = frozenset(r.serial_number for r in crl)
-        self._crl_stamp = stamp
-
-    def _refuse(self, reason: str, what: str) -> PkiError:
-        return PkiError(f"{reason}: {what}", reason=reason)
-
-    def check(self, cert_der: bytes, *, now: datetime | None = None) -> Verifier:
-        """A Verifier for `cert_der` if it is a valid, unrevoked party signing certificate."""
-        try:
-            cert = x509.load_der_x509_certificate(cert_der)
-            serial = cert.serial_number
-            public_key = cert.public_key()
-        except (ValueError, TypeError) as exc:
-            raise self._refuse("malformed certificate", f"{exc}") from exc
-        what = f"signing certificate serial {serial} ({cert.subject.rfc4514_string()})"
-        try:
-            cert.verify_directly_issued_by(self._ca)
-        except (ValueError, TypeError, InvalidSignature) as exc:
-            raise self._refuse("not signed by the federation CA", what) from exc
-        try:
-            party = _cert_party(cert)
-            ekus = _ekus(cert)
-            usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-            basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        except x509.ExtensionNotFound:
-            raise self._refuse("not a signing certificate", what) from None
-        except ValueError as exc:
-            raise self._refuse("malformed certificate", f"{what}: {exc}") from exc
-        only_signature = usage == _key_usage(digital_signature=True)
-        if (
-            party is None
-            or not isinstance(public_key, ed25519.Ed25519PublicKey)
-            or ekus != {WARNLINK_SIGNING_EKU}
-            or not only_signature
-            or basic.ca
-        ):
-            raise self._refuse("not a signing certificate", what)
-        what = f"party {party} {what}"
-        if now is not None and now.tzinfo is None:
-            raise PkiError("check(now=...) needs a timezone-aware time")
-        t = datetime.now(UTC) if now is None else now
-        if t < cert.not_valid_before_utc:
-            raise self._refuse("not yet valid", f"{what} (from {_iso(cert.not_valid_before_utc)})")
-        if t > cert.not_valid_after_utc:
-            raise self._refuse("expired", f"{what} (at {_iso(cert.not_valid_after_utc)})")
-        if serial in self._revoked:
-            raise self._refuse("revoked", what)
-        return Verifier(party, public_key.public_bytes_raw(), serial, cert.not_valid_after_utc)
