@@ -10,7 +10,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -37,8 +37,12 @@ def wait_for(predicate: object, timeout: float, what: str, poll: float = 0.05) -
 class Proc:
     """A warnlink command running as its own process, its stderr (JSON logs) in a file."""
 
-    def __init__(self, args: list[str], log: Path, ready: Path | None = None) -> None:
+    def __init__(
+        self, args: list[str], log: Path, ready: Path | None = None,
+        preexec: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
         self.args = args
+        self.preexec = preexec
         self.log = log
         self.ready = ready
         self.popen: subprocess.Popen[bytes] | None = None
@@ -50,6 +54,7 @@ class Proc:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "warnlink.cli", *self.args],
                 stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                preexec_fn=self.preexec,
             )  # fmt: skip
         if self.ready is not None:
             ready = self.ready
@@ -99,7 +104,7 @@ class Federation:
         self.nodes: dict[str, Proc] = {}
         self.procs: list[Proc] = []
 
-    def start_hub(self, *extra: str) -> Proc:
+    def start_hub(self, *extra: str, preexec: Callable[[], None] | None = None) -> Proc:
         """Start the hub on a fixed free port, so that a restart comes back on it."""
         if not self.port:
             with socket.socket() as s:
@@ -109,7 +114,7 @@ class Federation:
         hub = Proc(
             ["hub", "--pki", str(self.pki), "--data", str(self.root / "hub"), "--port",
              str(self.port), "--metrics-port", "0", "--ready-file", str(ready), *extra],
-            self.root / "hub.log", ready,
+            self.root / "hub.log", ready, preexec,
         ).start()  # fmt: skip
         info = json.loads(ready.read_text())
         self.metrics_port = info["metrics_port"]

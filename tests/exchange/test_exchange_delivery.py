@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
+import signal
 import time
 import urllib.request
 from pathlib import Path
@@ -137,3 +139,29 @@ def test_what_is_published_while_the_hub_is_down_arrives_when_it_returns(
     us = fed.store(party)
     wait_for(lambda: us.inbox_count() == 1, 30, "the message to arrive after the restart")
     assert us.inbox()[0].envelope.payload == b"while the hub was down"
+
+
+def _small_disk() -> None:
+    """In the hub's process: files may not grow past 3 MB (the disk is full), and a write
+    past it fails with EFBIG instead of killing the process."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (3 * 2**20, 3 * 2**20))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def test_a_full_disk_stops_the_hub_and_loses_nothing(federation: Federation) -> None:
+    fed = federation
+    hub = fed.start_hub(preexec=_small_disk)
+    fed.start_node("KR")
+    fed.start_node("US")
+    sent = fed.publish("KR", [(Kind.TRACK_REPORT, ["US"], os.urandom(2000))] * 3000)
+    assert hub.popen is not None
+    assert hub.popen.wait(60) == 70, "the hub should stop when it cannot store"
+    assert any(e["event"] == "store_failed" for e in hub.events())
+    kr = fed.store("KR")
+    counts = kr.outbox_counts()
+    assert counts["pending"] > 0 and counts["rejected"] == 0
+    us = fed.store("US")
+    assert us.inbox_count() <= counts["acked"], "US got something the hub never acknowledged"
+    fed.start_hub()  # the same data directory, now with room
+    wait_for(lambda: us.inbox_count() == len(sent), 90, "every message after the restart")
+    assert kr.outbox_counts() == {"pending": 0, "acked": len(sent), "rejected": 0}
