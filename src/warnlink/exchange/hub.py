@@ -25,7 +25,7 @@ from warnlink.exchange import frames, intel, metrics, pki, signing, tls
 from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, decode
 from warnlink.exchange.frames import FrameType, ProtocolError, Reason
 from warnlink.exchange.logs import event
-from warnlink.exchange.store import Accepted, HubStore, SqliteStore, Stored, Sync
+from warnlink.exchange.store import Accepted, HubStore, Listing, SqliteStore, Stored, Sync
 
 log = logging.getLogger("warnlink.hub")
 T = TypeVar("T")
@@ -63,16 +63,15 @@ class Hub:
     def __init__(self, config: HubConfig) -> None:
         self.config = config
         config.data.mkdir(parents=True, exist_ok=True)
-        self.store: HubStore = SqliteStore(config.data / "hub.db", sync=config.sync)
-        self._reads = SqliteStore(config.data / "hub.db").reader()
+        store = SqliteStore(config.data / "hub.db", sync=config.sync)
+        self.store: HubStore = store
+        self.reads: HubStore = store.reader()
         # One thread per connection, so that no two statements ever share a connection's
         # transaction: a read that joined another's would see a stale snapshot.
         self._write_pool = ThreadPoolExecutor(1, "hub-write")
         self._read_pool = ThreadPoolExecutor(1, "hub-read")
         self.metrics = metrics.HubMetrics()
-        self.certs = signing.SigningCertificates.for_root(config.pki)
-        self.verifiers: dict[tuple[str, bytes], signing.Verifier] = {}
-        self.cert_der: dict[tuple[str, bytes], bytes] = {}
+        self.keys = signing.KeyRing(signing.SigningCertificates.for_root(config.pki))
         self.last_seq = self.store.last_seqs()
         self.acked = self.store.cursors()
         self._dirty: set[tuple[str, int]] = set()
@@ -82,10 +81,9 @@ class Hub:
         self._roster: tuple[float, frozenset[str]] | None = None
         self._servers: list[asyncio.Server] = []
         self.tasks: list[asyncio.Task[None]] = []  # they run for ever unless the store fails
-        for origin, key_id, der in self.store.certs():
+        for origin, _, der in self.store.certs():
             try:
-                self._register(self.certs.check(der))
-                self.cert_der[(origin, key_id)] = der
+                self.keys.add(der, origin)
             except pki.PkiError as exc:
                 event(log, "stored_cert_dropped", logging.WARNING, party=origin, reason=str(exc))
 
@@ -119,7 +117,7 @@ class Hub:
         self._write_pool.shutdown()
         self._read_pool.shutdown()
         self.store.close()
-        self._reads.close()
+        self.reads.close()
 
     # -- connections -------------------------------------------------------------------
 
@@ -128,7 +126,7 @@ class Hub:
         mtime = (self.config.pki / "crl.pem").stat().st_mtime
         if self._ssl is None or self._ssl[0] != mtime:
             self._ssl = (mtime, tls.server_context(self.config.pki))
-            self.certs.reload_crl()
+            self.keys.certs.reload_crl()
         return self._ssl[1]
 
     def roster(self) -> frozenset[str]:
@@ -182,9 +180,6 @@ class Hub:
 
     # -- signing keys ------------------------------------------------------------------
 
-    def _register(self, verifier: signing.Verifier) -> None:
-        self.verifiers[(verifier.party, verifier.key_id)] = verifier
-
     async def write(self, fn: Callable[..., T], *args: object) -> T:
         """Run on the writer connection's thread."""
         return await asyncio.get_running_loop().run_in_executor(self._write_pool, fn, *args)
@@ -195,16 +190,11 @@ class Hub:
 
     async def learn_cert(self, party: str, der: bytes) -> None:
         """Check a party's signing certificate, keep it, and pass it on to every session."""
-        verifier = self.certs.check(der)
-        if verifier.party != party:
-            raise pki.PkiError(f"signing certificate of {verifier.party}, connection of {party}")
-        key = (verifier.party, verifier.key_id)
-        if key not in self.cert_der:
-            await self.write(self.store.put_cert, verifier.party, verifier.key_id, der)
-            self.cert_der[key] = der
+        new = self.keys.add(der, party)
+        if new is not None:
+            await self.write(self.store.put_cert, party, new.key_id, der)
             for session in self.sessions.values():
                 session.send(frames.frame(FrameType.CERT, der))
-        self._register(verifier)
 
     # -- accepting ---------------------------------------------------------------------
 
@@ -217,10 +207,10 @@ class Hub:
         seq = env.seq
         if env.origin != party:
             raise Rejected(Reason.WRONG_ORIGIN, f"origin {env.origin}, connected as {party}", seq)
-        verifier = self.verifiers.get((party, env.key_id))
-        if verifier is None:
+        why = self.keys.check(env)
+        if why == "unknown_key":
             raise Rejected(Reason.UNKNOWN_KEY, f"no signing key {env.key_id.hex()}", seq)
-        if not env.verify(verifier):
+        if why is not None:
             raise Rejected(Reason.BAD_SIGNATURE, "signature does not verify", seq)
         recipients = env.recipients()
         unknown = set(env.label) - self.roster()
@@ -241,7 +231,7 @@ class Hub:
         if env.seq > self.last_seq.get(key, 0):
             self.last_seq[key] = env.seq
             return True
-        stored = await self.read(self._reads.find, env.origin, env.seq)
+        stored = await self.read(self.reads.find, env.origin, env.seq)
         return False if stored == env.raw else None
 
     async def commit(self, batch: list[Accepted]) -> list[int]:
@@ -280,8 +270,12 @@ class Hub:
                 if session is not None:
                     session.wake.set()
 
+    async def reports(self, party: str, after: int, limit: int) -> list[Listing]:
+        """Intelligence reports `party` may see, after hub sequence `after`."""
+        return await self.read(self.reads.listing, party, Kind.INTEL_REPORT, after, limit)
+
     async def pending(self, party: str, cursors: list[int]) -> list[Stored]:
-        return await self.read(self._reads.pending, party, list(cursors), DISK_BATCH)
+        return await self.read(self.reads.pending, party, list(cursors), DISK_BATCH)
 
     # -- cursors and metrics -----------------------------------------------------------
 
@@ -307,7 +301,7 @@ class Hub:
     async def _render_metrics(self) -> bytes:
         for party in sorted(self.roster()):
             cursors = [self.acked.get((party, lane), 0) for lane in LANES]
-            backlog = await self.read(self._reads.backlog, party, cursors)
+            backlog = await self.read(self.reads.backlog, party, cursors)
             self.metrics.lag.labels(party).set(backlog)
         return self.metrics.render()
 
@@ -389,7 +383,7 @@ class Session:
         for lane, hseq in zip(LANES, cursors, strict=True):
             self.hub.acknowledge(self.party, lane, hseq)
         welcome = frames.frame(FrameType.WELCOME, self.party.encode())
-        certs = b"".join(frames.frame(FrameType.CERT, d) for d in self.hub.cert_der.values())
+        certs = b"".join(frames.frame(FrameType.CERT, d) for d in self.hub.keys.der.values())
         self.send(welcome + certs)
         event(log, "connected", party=self.party, mode=self.mode.name, cursors=cursors)
         self._early = batch[1:]
@@ -408,15 +402,13 @@ class Session:
                 replies.append(frames.frame(FrameType.PONG))
             elif ftype == FrameType.LIST:
                 request, after, limit = frames.parse_list(body)
-                rows = await self.hub.read(
-                    self.hub._reads.listing, self.party, Kind.INTEL_REPORT, after, min(limit, 1000)
-                )
+                rows = await self.hub.reports(self.party, after, min(limit, 1000))
                 replies.append(frames.listed(request, [
                     (r.hseq, r.id, r.origin, r.seq, r.time_ns, r.size, r.title) for r in rows
                 ]))  # fmt: skip
             elif ftype == FrameType.FETCH:
                 request, msg_id = frames.parse_fetch(body)
-                raw = await self.hub.read(self.hub._reads.fetch, self.party, msg_id)
+                raw = await self.hub.read(self.hub.reads.fetch, self.party, msg_id)
                 replies.append(frames.fetched(request, raw))
             else:
                 raise ProtocolError(Reason.PROTOCOL, f"unexpected {ftype.name} frame")

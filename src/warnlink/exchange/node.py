@@ -56,32 +56,21 @@ class HubAddress:
         return cls(host, int(port), "localhost" if host in ("127.0.0.1", "::1") else host)
 
 
-class _Keys:
-    """Signing certificates the hub forwarded, each checked against the CA and CRL here."""
+def _learn(keys: signing.KeyRing, der: bytes) -> None:
+    """Admit a signing certificate the hub forwarded, or log why it is refused."""
+    try:
+        keys.add(der)
+    except pki.PkiError as exc:
+        event(log, "signing_cert_refused", logging.WARNING, reason=str(exc))
 
-    def __init__(self, pki_root: Path) -> None:
-        self.certs = signing.SigningCertificates.for_root(pki_root)
-        self.verifiers: dict[tuple[str, bytes], signing.Verifier] = {}
 
-    def learn(self, der: bytes) -> None:
-        try:
-            v = self.certs.check(der)
-        except pki.PkiError as exc:
-            event(log, "signing_cert_refused", logging.WARNING, reason=str(exc))
-            return
-        self.verifiers[(v.party, v.key_id)] = v
-
-    def check(self, env: Envelope) -> str | None:
-        """None if the origin's signature holds, else why not."""
-        verifier = self.verifiers.get((env.origin, env.key_id))
-        if verifier is None:
-            return "unknown_key"
-        return None if env.verify(verifier) else "bad_signature"
+def _key_ring(pki_root: Path) -> signing.KeyRing:
+    return signing.KeyRing(signing.SigningCertificates.for_root(pki_root))
 
 
 async def _connect(
     pki_root: Path, party: str, hub: HubAddress, mode: Mode, cursors: tuple[int, int, int],
-    cert: bytes, keys: _Keys,
+    cert: bytes, keys: signing.KeyRing,
 ) -> tuple[asyncio.StreamWriter, FrameReader, list[tuple[FrameType, bytes]]]:  # fmt: skip
     """TLS connect, HELLO, and read WELCOME; returns the frames that came with it."""
     ctx = tls.client_context(pki_root, party)
@@ -113,7 +102,7 @@ class Node:
         self.hub = hub
         self.signer = signing.Signer.load(pki_root, party)
         self.store = NodeStore(data / "node.db")
-        self.keys = _Keys(pki_root)
+        self.keys = _key_ring(pki_root)
         self.stats = NodeStats()
         self.connected = asyncio.Event()
         self.window = window
@@ -234,7 +223,7 @@ class Node:
                       reason=reason.name, detail=text)  # fmt: skip
                 rejected.append((seq, f"{reason.name.lower()}: {text}"))
             elif ftype == FrameType.CERT:
-                self.keys.learn(body)
+                _learn(self.keys, body)
             elif ftype == FrameType.ERROR:
                 raise HubRefused(body[1:].decode(errors="replace"))
             elif ftype != FrameType.PONG:
@@ -285,7 +274,9 @@ class Node:
 class Query:
     """A short-lived query session: list and fetch intelligence reports released to us."""
 
-    def __init__(self, writer: asyncio.StreamWriter, fr: FrameReader, keys: _Keys) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, fr: FrameReader, keys: signing.KeyRing
+    ) -> None:
         self._writer = writer
         self._frames = fr
         self._keys = keys
@@ -300,7 +291,7 @@ class Query:
                 raise ConnectionError("the hub closed the query session")
             for ftype, body in batch:
                 if ftype == FrameType.CERT:
-                    self._keys.learn(body)
+                    _learn(self._keys, body)
                 elif ftype == FrameType.ERROR:
                     raise HubRefused(body[1:].decode(errors="replace"))
                 elif ftype == want:
@@ -327,14 +318,14 @@ class Query:
 
 @asynccontextmanager
 async def query(pki_root: Path, party: str, hub: HubAddress) -> AsyncIterator[Query]:
-    keys = _Keys(pki_root)
+    keys = _key_ring(pki_root)
     signer = signing.Signer.load(pki_root, party)
     writer, fr, early = await _connect(
         pki_root, party, hub, Mode.QUERY, (0, 0, 0), signer.certificate_der, keys
     )
     for ftype, body in early:
         if ftype == FrameType.CERT:
-            keys.learn(body)
+            _learn(keys, body)
     try:
         yield Query(writer, fr, keys)
     finally:

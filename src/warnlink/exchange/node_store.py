@@ -128,11 +128,6 @@ class NodeStore:
         counts.update({names[state]: n for state, n in rows})
         return counts
 
-    def rejected(self) -> list[tuple[int, str]]:
-        return self._db.execute(
-            "SELECT seq, reason FROM outbox WHERE state = 2 ORDER BY seq"
-        ).fetchall()
-
     # -- inbox -------------------------------------------------------------------------
 
     def cursors(self) -> tuple[int, int, int]:

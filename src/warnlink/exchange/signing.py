@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey, VerifyKey
 
+from warnlink.exchange.envelope import Envelope
 from warnlink.exchange.pki import (
     WARNLINK_SIGNING_EKU,
     PkiError,
@@ -184,3 +185,32 @@ class SigningCertificates:
         if serial in self._revoked:
             raise self._refuse("revoked", what)
         return Verifier(party, public_key.public_bytes_raw(), serial, cert.not_valid_after_utc)
+
+
+class KeyRing:
+    """The federation's signing keys known here, each admitted only once its certificate
+    has been checked here against the CA and CRL (the hub's and the node's one lookup)."""
+
+    def __init__(self, certs: SigningCertificates) -> None:
+        self.certs = certs
+        self.der: dict[tuple[str, bytes], bytes] = {}
+        self._verifiers: dict[tuple[str, bytes], Verifier] = {}
+
+    def add(self, der: bytes, party: str | None = None) -> Verifier | None:
+        """Admit a signing certificate (of `party`, if given); its verifier if it is new,
+        None if already known. PkiError says why a certificate is refused."""
+        verifier = self.certs.check(der)
+        if party is not None and verifier.party != party:
+            raise PkiError(f"signing certificate of {verifier.party}, presented by {party}")
+        key = (verifier.party, verifier.key_id)
+        new = key not in self.der
+        self._verifiers[key] = verifier
+        self.der[key] = der
+        return verifier if new else None
+
+    def check(self, env: Envelope) -> str | None:
+        """None if the origin's signature holds, else why not: unknown_key, bad_signature."""
+        verifier = self._verifiers.get((env.origin, env.key_id))
+        if verifier is None:
+            return "unknown_key"
+        return None if env.verify(verifier) else "bad_signature"
