@@ -124,6 +124,17 @@ def test_base_loads_with_defaults_in_si(tmp_path: Path) -> None:
     assert scenario.links[0].jitter_s == 0.0 and scenario.links[0].outages == ()
 
 
+def test_release_policy_defaults_to_none_and_reads_codes(tmp_path: Path) -> None:
+    plain = load_scenario(write(tmp_path, BASE))
+    assert all(p.release_tracks is None and p.release_estimates is None for p in plain.parties)
+    text = edit(
+        'name = "Republic of Korea"',
+        'name = "Republic of Korea"\nrelease_tracks = ["US"]\nrelease_estimates = []',
+    )
+    kr = load_scenario(write(tmp_path, text)).parties[0]
+    assert kr.release_tracks == ("US",) and kr.release_estimates == ()
+
+
 def test_sector_wraps_and_ship_platform(tmp_path: Path) -> None:
     text = edit('type = "radar"', 'type = "ship-radar"\nazimuth_sector = ["-60 deg", "60 deg"]')
     radar = load_scenario(write(tmp_path, text)).sensors[0]
@@ -435,6 +446,33 @@ CASES = [
         edit('name = "test"', 'name = "test"\nepoch = "yesterday"'),
         "epoch",
         "cannot read 'yesterday' as ISO 8601",
+    ),
+    (
+        "release-not-array",
+        edit('name = "Republic of Korea"', 'name = "Republic of Korea"\nrelease_tracks = "US"'),
+        "parties[0] (KR).release_tracks",
+        "needs an array of codes",
+    ),
+    (
+        "release-unknown-party",
+        edit('name = "Republic of Korea"', 'name = "Republic of Korea"\nrelease_tracks = ["UK"]'),
+        "parties[0] (KR).release_tracks",
+        "unknown party 'UK'",
+    ),
+    (
+        "release-to-itself",
+        edit('name = "Republic of Korea"', 'name = "Republic of Korea"\nrelease_tracks = ["KR"]'),
+        "parties[0] (KR).release_tracks",
+        "does not release to itself",
+    ),
+    (
+        "estimates-without-tracks",
+        edit(
+            'name = "Republic of Korea"',
+            'name = "Republic of Korea"\nrelease_tracks = []\nrelease_estimates = ["US"]',
+        ),
+        "parties[0] (KR).release_estimates",
+        "estimates go with tracks: US gets no tracks",
     ),
     (
         "sensors-not-array",

@@ -81,14 +81,15 @@ async def _read_until_closed(reader: asyncio.StreamReader) -> int:
     return count
 
 
-@pytest.mark.parametrize("latency_s", [0.0, 0.02])
-def test_bytes_pass_unchanged_both_ways(latency_s: float) -> None:
+@pytest.mark.parametrize(("latency_s", "jitter_s"), [(0.0, 0.0), (0.02, 0.0), (0.02, 0.02)])
+def test_bytes_pass_unchanged_both_ways(latency_s: float, jitter_s: float) -> None:
+    """Jitter varies each chunk's delay but never reorders: the stream arrives intact."""
     payload = random.Random(7).randbytes(4 * 1024 * 1024)
 
     async def run() -> None:
         async with (
             peer(_echo) as upstream,
-            LinkProxy(upstream, faults=Faults(latency_s=latency_s)) as proxy,
+            LinkProxy(upstream, faults=Faults(latency_s=latency_s, jitter_s=jitter_s)) as proxy,
         ):
             reader, writer = await _connect(proxy.port)
 
@@ -106,6 +107,18 @@ def test_bytes_pass_unchanged_both_ways(latency_s: float) -> None:
             assert proxy.stats.bytes_up == proxy.stats.bytes_down == len(payload)
 
     asyncio.run(run())
+
+
+def test_jitter_spreads_the_delay_around_the_latency_and_never_below_zero() -> None:
+    proxy = LinkProxy(("127.0.0.1", 9), faults=Faults(latency_s=0.03, jitter_s=0.01), seed=3)
+    delays = [proxy.delay() for _ in range(4000)]
+    mean = sum(delays) / len(delays)
+    sd = (sum((d - mean) ** 2 for d in delays) / len(delays)) ** 0.5
+    assert abs(mean - 0.03) < 0.001 and abs(sd - 0.01) < 0.001
+    wide = LinkProxy(("127.0.0.1", 9), faults=Faults(latency_s=0.001, jitter_s=0.05), seed=3)
+    assert min(wide.delay() for _ in range(1000)) == 0.0
+    with pytest.raises(ValueError, match="jitter"):
+        Faults(jitter_s=-0.1)
 
 
 def test_latency_adds_the_set_delay_each_way() -> None:

@@ -46,6 +46,8 @@ class Faults:
 
     latency_s: float = 0.0
     """One-way delay added to every chunk in each direction; order is preserved."""
+    jitter_s: float = 0.0
+    """1-sigma variation of that delay (never below zero, never reordering chunks)."""
     cut_every_bytes: tuple[int, int] | None = None
     """Chaos: each connection is reset after uniform-random [lo, hi] bytes, both ways in total."""
     down: bool = False
@@ -54,6 +56,8 @@ class Faults:
     def __post_init__(self) -> None:
         if self.latency_s < 0:
             raise ValueError(f"latency must be >= 0 s, got {self.latency_s}")
+        if self.jitter_s < 0:
+            raise ValueError(f"jitter must be >= 0 s, got {self.jitter_s}")
         if self.cut_every_bytes is not None:
             lo, hi = self.cut_every_bytes
             if not 0 <= lo <= hi:
@@ -108,6 +112,7 @@ class _Pipe:
         self._items: deque[tuple[float, bytes | _Mark]] = deque()
         self._queued = 0
         self._ready = asyncio.Event()
+        self.last_due = 0.0  # a chunk is never due before the one ahead of it
         self.room = asyncio.Event()
         self.room.set()
 
@@ -197,7 +202,7 @@ class _Link:
             while True:
                 await pipe.room.wait()
                 data = await src.read(CHUNK)
-                due = loop.time() + self.proxy.faults.latency_s
+                due = pipe.last_due = max(pipe.last_due, loop.time() + self.proxy.delay())
                 if not data:
                     pipe.put(due, _Mark.EOF)
                     return
@@ -332,6 +337,11 @@ class LinkProxy:
         if latency_s < 0:
             raise ValueError(f"latency must be >= 0 s, got {latency_s}")
         self.faults.latency_s = latency_s
+
+    def delay(self) -> float:
+        """One chunk's one-way delay: the latency with its jitter, at least zero."""
+        f = self.faults
+        return max(0.0, f.latency_s + (self._rng.gauss(0.0, f.jitter_s) if f.jitter_s else 0.0))
 
     def _cut_link(self, link: _Link) -> None:
         if not link.aborted:

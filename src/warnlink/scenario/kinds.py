@@ -253,6 +253,24 @@ class Sector(_Described):
 
 
 @dataclass(frozen=True)
+class Codes(_Described):
+    """A list of distinct codes (parties); whether each is known is the loader's check."""
+
+    TYPE = "array of text"
+    ALLOWED = "distinct"
+
+    def parse(self, raw: object) -> tuple[str, ...]:
+        if not isinstance(raw, list):
+            raise Invalid(f'needs an array of codes such as ["US", "JP"], got {type_name(raw)}')
+        bad = [item for item in raw if not isinstance(item, str) or not item.strip()]
+        if bad:
+            raise Invalid(f"needs non-empty strings, got {bad[0]!r}")
+        if len(set(raw)) != len(raw):
+            raise Invalid(f"lists a code twice: {raw!r}")
+        return tuple(raw)
+
+
+@dataclass(frozen=True)
 class Sub(_Described):
     """A nested table (`many`: an array of tables). `variants` picks extra fields by the
     value of the first field (the sensor `type`); `label` names the field that identifies
@@ -268,7 +286,7 @@ class Sub(_Described):
         return "array of tables" if self.many else "table"
 
 
-Kind = Text | Integer | Number | Quantity | Choice | Timestamp | Sector | Sub
+Kind = Text | Integer | Number | Quantity | Choice | Timestamp | Sector | Codes | Sub
 
 
 @dataclass(frozen=True)

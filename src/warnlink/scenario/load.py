@@ -163,9 +163,12 @@ def _scenario(r: _Reader, top: dict[str, Any], path: Path) -> Scenario | None:
     if not entries["parties"]:
         r.fail("parties", "needs at least one [[parties]] table")
     seen_codes: dict[str, str] = {}
-    parties = [Party(**v) for _, v in _valid(r, entries["parties"], "code", seen_codes)]
+    valid_parties = list(_valid(r, entries["parties"], "code", seen_codes))
+    parties = [Party(**v) for _, v in valid_parties]
     # None when a broken entry may hide a code that others refer to
     codes = seen_codes if len(parties) == len(entries["parties"]) else None
+    for (where, _), party in zip(valid_parties, parties, strict=True):
+        _release(r, where, party, codes)
     sensors = [_sensor(r, where, v, codes) for where, v in _valid(r, entries["sensors"], "id", {})]
     names: dict[str, str] = {}
     launches = [
@@ -207,6 +210,18 @@ def _valid(
 def _known_party(r: _Reader, codes: dict[str, str] | None, code: str, where: str) -> None:
     if codes and code not in codes:
         r.fail(where, f"unknown party {code!r}; {suggest(code, list(codes))}")
+
+
+def _release(r: _Reader, where: str, party: Party, codes: dict[str, str] | None) -> None:
+    for key in ("release_tracks", "release_estimates"):
+        for code in getattr(party, key) or ():
+            _known_party(r, codes, code, f"{where}.{key}")
+            if code == party.code:
+                r.fail(f"{where}.{key}", f"a party does not release to itself ({code!r})")
+    tracks, estimates = party.release_tracks, party.release_estimates
+    if tracks is not None and estimates is not None and not set(estimates) <= set(tracks):
+        extra = ", ".join(sorted(set(estimates) - set(tracks)))
+        r.fail(f"{where}.release_estimates", f"estimates go with tracks: {extra} gets no tracks")
 
 
 def _sensor(r: _Reader, where: str, v: dict[str, Any], codes: dict[str, str] | None) -> SensorSpec:

@@ -20,6 +20,8 @@ Platform = Literal["ground", "ship"]
 class Party:
     code: str
     name: str
+    release_tracks: tuple[str, ...] | None = None  # None: every other party
+    release_estimates: tuple[str, ...] | None = None  # None: as release_tracks
 
 
 @dataclass(frozen=True)

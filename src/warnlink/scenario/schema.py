@@ -11,6 +11,7 @@ from typing import get_args
 
 from warnlink.scenario.kinds import (
     Choice,
+    Codes,
     Field,
     Integer,
     Number,
@@ -42,6 +43,20 @@ PARTY = Sub(
     (
         Field("code", Text(), "Short code used by sensors and links, e.g. KR, US, JP."),
         Field("name", Text(), "Full name, for reports."),
+        Field(
+            "release_tracks",
+            Codes(),
+            "Parties that receive this party's track reports (state and covariance); "
+            "omitted: every other party. Raw measurements never leave the party.",
+            default=None,
+        ),
+        Field(
+            "release_estimates",
+            Codes(),
+            "Parties that receive its launch and impact estimates with the tracks; "
+            "omitted: every party that receives its tracks.",
+            default=None,
+        ),
     ),
     doc="The parties sharing warning data through the hub: at least one, codes unique.",
     many=True,
