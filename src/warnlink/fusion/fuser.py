@@ -1,0 +1,323 @@
+"""A party's fused picture: its own and its partners' shared tracks as system tracks.
+
+Per picture time: reports too old or deleted are dropped; the rest are aligned to the
+time (align); tracks already fused together stay together unless their gate fails
+`max_gate_misses` pictures running; the others join system tracks one party at a time
+(associate: gate and one-to-one assignment), or start new ones. Each system track's
+state is the covariance intersection of its members (ci); its impact and orbit are
+predicted from that state (at most once per `predict_interval_s` per system track),
+its launch is the intersection of the members' launch points. A system track of one
+member carries that member's own estimates unchanged: sharing never makes a party worse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from warnlink.formats.records import Estimate, GroundPoint, Orbit, vec3
+from warnlink.fusion.align import align
+from warnlink.fusion.associate import GATE_6DOF, PV, assign, distance2
+from warnlink.fusion.ci import covariance_intersection
+from warnlink.fusion.report import SharedTrack
+from warnlink.geo.frames import ecef_to_geodetic, eci_to_ecef, enu_basis, geodetic_to_ecef
+from warnlink.track.ellipse import ground_point
+from warnlink.track.estimates import BOOST_PHASE, K_OBSERVABLE, ORBITAL_PHASE
+from warnlink.track.launch import heading
+from warnlink.track.manager import TrackerConfig
+from warnlink.track.predict import predict_impacts
+from warnlink.track.state import LOG_K, eci_to_ecef_jacobian
+
+F64 = NDArray[np.float64]
+Key = tuple[str, str]  # (party, track)
+
+
+@dataclass
+class FusedTrack:
+    """A system track of the fused picture at one time."""
+
+    system_id: str  # stable id in this party's fused picture, e.g. "F3"
+    t: float
+    contributors: list[Key]  # (party, track) fused into it
+    parties: list[str]
+    estimate: Estimate  # the fused state and its launch, impact and orbit
+    measured_wall: float  # newest measured_wall among contributors (latency)
+
+
+@dataclass
+class _Prediction:
+    t: float
+    members: frozenset[Key]
+    impact: GroundPoint | None
+    orbit: Orbit | None
+
+
+@dataclass
+class _System:
+    id: str
+    members: dict[str, Key]  # party -> its track in this system track
+    misses: dict[Key, int] = field(default_factory=dict)  # pictures running outside the gate
+    prediction: _Prediction | None = None
+
+
+class Fuser:
+    """One party's fused picture of its own and its partners' shared tracks."""
+
+    def __init__(
+        self,
+        party: str,
+        confidence: float = 0.95,
+        max_age_s: float = 10.0,
+        gate: float = GATE_6DOF,
+        max_gate_misses: int = 3,
+        predict_interval_s: float = 1.0,
+        tracker: TrackerConfig | None = None,
+    ) -> None:
+        self.party = party
+        self.confidence = confidence
+        self.max_age_s = max_age_s
+        self.gate = gate
+        self.max_gate_misses = max_gate_misses
+        self.predict_interval_s = predict_interval_s
+        self.tracker = tracker or TrackerConfig()
+        self.reports: dict[Key, SharedTrack] = {}
+        self._systems: dict[str, _System] = {}
+        self._system_of: dict[Key, str] = {}
+        self._next_id = 1
+
+    def add(self, report: SharedTrack) -> None:
+        """Take a report (own or a partner's); a deletion drops its track at once."""
+        key = (report.party, report.track)
+        if report.deleted:
+            self.reports.pop(key, None)
+            self._leave(key)
+            return
+        old = self.reports.get(key)
+        if old is None or report.t >= old.t:
+            self.reports[key] = report
+
+    def picture(self, t: float) -> list[FusedTrack]:
+        """The fused picture at scenario time t, from reports at most max_age_s old.
+
+        Reports newer than t are kept for later pictures but not used in this one.
+        """
+        for key in [k for k, r in self.reports.items() if t - r.t > self.max_age_s]:
+            del self.reports[key]
+            self._leave(key)
+        keys = [k for k, r in self.reports.items() if r.t <= t]
+        if not keys:
+            return []
+        reports = [self.reports[k] for k in keys]
+        x, P, pb = align(reports, t, self.tracker)
+        row = {k: i for i, k in enumerate(keys)}
+        self._check_members(row, x, P)
+        self._join(keys, row, x, P)
+        fused = []
+        for s in self._systems.values():
+            rows = [row[k] for k in s.members.values() if k in row]
+            if rows:
+                fused.append((s, rows))
+        return self._tracks(t, fused, reports, x, P, pb)
+
+    # -- association ----------------------------------------------------------------------
+
+    def _leave(self, key: Key) -> None:
+        sid = self._system_of.pop(key, None)
+        if sid is None:
+            return
+        s = self._systems[sid]
+        del s.members[key[0]]
+        s.misses.pop(key, None)
+        if not s.members:
+            del self._systems[sid]
+
+    def _check_members(self, row: dict[Key, int], x: F64, P: F64) -> None:
+        """Gate each member of a multi-member system track against the rest of it; one
+        outside the gate max_gate_misses pictures running leaves it."""
+        for s in list(self._systems.values()):
+            present = [k for k in s.members.values() if k in row]
+            if len(present) < 2:
+                continue
+            for k in present:
+                others = [row[o] for o in present if o != k]
+                xo, Po, _ = covariance_intersection(
+                    [x[i] for i in others], [P[i] for i in others], PV
+                )
+                i = row[k]
+                d2 = float(distance2(x[i : i + 1], P[i : i + 1], xo[None], Po[None])[0, 0])
+                s.misses[k] = 0 if d2 <= self.gate else s.misses.get(k, 0) + 1
+                if s.misses[k] >= self.max_gate_misses:
+                    self._leave(k)
+                    self._start([k])
+
+    def _join(self, keys: list[Key], row: dict[Key, int], x: F64, P: F64) -> None:
+        """Reports in no system track join one (own party first, then partners in
+        order, one-to-one within the gate) or start their own."""
+        free = [k for k in keys if k not in self._system_of]
+        parties = sorted({k[0] for k in free}, key=lambda p: (p != self.party, p))
+        for party in parties:
+            mine = [k for k in free if k[0] == party]
+            open_ = [
+                s
+                for s in self._systems.values()
+                if party not in s.members and any(k in row for k in s.members.values())
+            ]
+            pairs: list[tuple[int, int]] = []
+            if open_:
+                xs, Ps = [], []
+                for s in open_:
+                    idx = [row[k] for k in s.members.values() if k in row]
+                    xf, Pf, _ = covariance_intersection(
+                        [x[i] for i in idx], [P[i] for i in idx], PV
+                    )
+                    xs.append(xf)
+                    Ps.append(Pf)
+                ri = [row[k] for k in mine]
+                d2 = distance2(x[ri], P[ri], np.array(xs), np.array(Ps))
+                pairs = assign(d2, self.gate)
+            taken = set()
+            for a, b in pairs:
+                s = open_[b]
+                s.members[party] = mine[a]
+                self._system_of[mine[a]] = s.id
+                taken.add(a)
+            for a, k in enumerate(mine):
+                if a not in taken:
+                    self._start([k])
+
+    def _start(self, keys: list[Key]) -> None:
+        sid = f"F{self._next_id}"
+        self._next_id += 1
+        self._systems[sid] = _System(sid, {k[0]: k for k in keys})
+        for k in keys:
+            self._system_of[k] = sid
+
+    # -- estimates ------------------------------------------------------------------------
+
+    def _tracks(
+        self,
+        t: float,
+        systems: list[tuple[_System, list[int]]],
+        reports: list[SharedTrack],
+        x: F64,
+        P: F64,
+        pb: F64,
+    ) -> list[FusedTrack]:
+        n = len(systems)
+        xf, Pf, bf = np.zeros((n, x.shape[1])), np.zeros((n, *P.shape[1:])), np.zeros(n)
+        coasting = np.zeros(n, bool)
+        for j, (_, rows) in enumerate(systems):
+            xf[j], Pf[j], w = covariance_intersection(
+                [x[i] for i in rows], [P[i] for i in rows], PV
+            )
+            bf[j] = float(w @ pb[rows])
+            coasting[j] = any(reports[i].coasting for i in rows)
+        self._predict(t, systems, xf, Pf, bf, coasting)
+        r, v = eci_to_ecef(np.full(n, t), xf[:, :3], xf[:, 3:6])
+        jac = eci_to_ecef_jacobian(np.full(n, t))
+        cov = jac @ Pf[:, :6, :6] @ np.transpose(jac, (0, 2, 1))
+        out = []
+        for j, (s, rows) in enumerate(systems):
+            members = [reports[i] for i in rows]
+            pred_t: float | None
+            if len(rows) == 1:
+                one = members[0]
+                impact, orbit, launch, pred_t = one.impact, one.orbit, one.launch, one.t
+            else:
+                pred = s.prediction
+                impact, orbit = (pred.impact, pred.orbit) if pred else (None, None)
+                pred_t = pred.t if pred else None
+                launch = self._launch([m.launch for m in members if m.launch is not None])
+            log_k_sigma = float(np.sqrt(max(Pf[j, LOG_K, LOG_K], 0.0)))
+            hd, hs = heading(t, xf[j], Pf[j])
+            orbital = orbit is not None and orbit.probability > ORBITAL_PHASE
+            boost = bf[j] > BOOST_PHASE
+            est = Estimate(
+                t=t,
+                track=s.id,
+                status="confirmed",
+                measurement=None,
+                sensor=None,
+                phase="orbital" if orbital else "boost" if boost else "ballistic",
+                boost_probability=float(bf[j]),
+                ecef_m=vec3(r[j]),
+                vel_mps=vec3(v[j]),
+                cov_ecef=[float(c) for c in cov[j].ravel()],
+                ballistic_coefficient_kg_m2=(
+                    float(np.exp(-xf[j, LOG_K])) if log_k_sigma < K_OBSERVABLE else None
+                ),
+                heading_deg=hd,
+                heading_sigma_deg=hs,
+                launch=launch,
+                impact=impact,
+                orbit=orbit,
+                sources=sorted({src for m in members for src in m.sources}),
+                predicted_from_t=pred_t,
+            )
+            keys = sorted((m.party, m.track) for m in members)
+            out.append(
+                FusedTrack(
+                    system_id=s.id,
+                    t=t,
+                    contributors=keys,
+                    parties=sorted({k[0] for k in keys}),
+                    estimate=est,
+                    measured_wall=max(m.measured_wall for m in members),
+                )
+            )
+        return out
+
+    def _predict(
+        self,
+        t: float,
+        systems: list[tuple[_System, list[int]]],
+        x: F64,
+        P: F64,
+        pb: F64,
+        coasting: NDArray[np.bool_],
+    ) -> None:
+        """Impact and orbit of the multi-member system tracks whose prediction is older
+        than predict_interval_s or made of other members, in one vectorised call."""
+        due = []
+        for j, (s, _) in enumerate(systems):
+            members = frozenset(s.members.values())
+            p = s.prediction
+            if len(members) > 1 and (
+                p is None or p.members != members or t - p.t >= self.predict_interval_s
+            ):
+                due.append(j)
+        if not due:
+            return
+        # while the motor may still relight, where it comes down is not yet known
+        boost = np.where(coasting[due], pb[due], 1.0)
+        made = predict_impacts(
+            np.full(len(due), t), x[due], P[due], self.confidence, boost_probability=boost
+        )
+        for j, (impact, orbit) in zip(due, made, strict=True):
+            s = systems[j][0]
+            s.prediction = _Prediction(t, frozenset(s.members.values()), impact, orbit)
+
+    def _launch(self, points: list[GroundPoint]) -> GroundPoint | None:
+        """Covariance intersection of launch points: east, north (in the plane of the
+        first) and time; the partners' templates are common, so their errors correlate."""
+        if len(points) <= 1:
+            return points[0] if points else None
+        lat0, lon0 = points[0].lat_deg, points[0].lon_deg
+        basis = enu_basis(lat0, lon0)
+        origin = geodetic_to_ecef(lat0, lon0, 0.0)
+        means, covs = [], []
+        for p in points:
+            en = basis[:2] @ (geodetic_to_ecef(p.lat_deg, p.lon_deg, 0.0) - origin)
+            c = np.zeros((3, 3))
+            c[0, 0], c[1, 1], c[0, 1] = p.cov_en_m2[0], p.cov_en_m2[1], p.cov_en_m2[2]
+            c[1, 0] = c[0, 1]
+            c[2, 2] = p.t_sigma_s**2
+            means.append(np.array([en[0], en[1], p.t]))
+            covs.append(c)
+        m, c, _ = covariance_intersection(means, covs)
+        lat, lon, _ = ecef_to_geodetic(origin + basis[:2].T @ m[:2])
+        return ground_point(
+            m[2], np.sqrt(c[2, 2]), float(lat), float(lon), c[:2, :2], self.confidence
+        )
