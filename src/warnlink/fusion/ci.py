@@ -4,21 +4,28 @@ Partners' tracks of one missile share its process noise (the same unmodelled thr
 drag) and templates, so their errors are correlated by an unknown amount; a Kalman-style
 combination would then be over-confident. Covariance intersection,
 P^-1 = sum_i w_i P_i^-1 with w on the simplex, is consistent for every admissible
-cross-correlation. The weights minimise the log-determinant of a chosen block of P (the
-position-velocity block for track states: what the impact depends on), so the result is
-never larger in that measure than the best input (each input is a vertex of the simplex).
+cross-correlation. The weights minimise the log-determinant of a chosen block of P (for
+track states [r, v, ln k]: what the impact depends on), so the result is
+never larger in that measure than the best input (each input is a vertex of the simplex,
+and the search starts from the vertices).
+
+The search is batched: a lattice on the simplex, then a pattern search moving weight
+between pairs of inputs with halving steps; every candidate set is one numpy call.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.optimize import minimize, minimize_scalar
 
 F64 = NDArray[np.float64]
-_TOL = 1e-6  # weight resolution of the search
+Index = NDArray[np.intp]
+LATTICE = 10  # the first search's weights are multiples of 1/LATTICE
+REFINE = 10  # halvings of the pattern search's step: resolution 1/(LATTICE 2^REFINE)
 
 
 def _information(P: F64) -> F64:
@@ -31,57 +38,79 @@ def _information(P: F64) -> F64:
     return np.asarray(0.5 * (out + out.T), float)
 
 
-def fuse(w: F64, means: Sequence[F64], infos: Sequence[F64]) -> tuple[F64, F64]:
-    """Mean and covariance of the weighted information sum."""
-    Y = sum(wi * Yi for wi, Yi in zip(w, infos, strict=True))
-    y = sum(wi * Yi @ xi for wi, Yi, xi in zip(w, infos, means, strict=True))
-    P = np.linalg.inv(np.asarray(Y, float))
-    P = 0.5 * (P + P.T)
-    return np.asarray(P @ y, float), np.asarray(P, float)
+@lru_cache(maxsize=8)
+def _lattice(n: int) -> F64:
+    """Weights (k, n) on the simplex in steps of 1/LATTICE, vertices first."""
+    rows = []
+    for bars in itertools.combinations(range(LATTICE + n - 1), n - 1):
+        edges = (-1, *bars, LATTICE + n - 1)
+        rows.append([edges[i + 1] - edges[i] - 1 for i in range(n)])
+    out = np.array(rows, float) / LATTICE
+    order = np.argsort(-out.max(axis=1), kind="stable")
+    return np.asarray(out[order], float)
+
+
+@lru_cache(maxsize=8)
+def _moves(n: int) -> F64:
+    """Directions (n(n-1), n) that move weight from one input to another."""
+    eye = np.eye(n)
+    return np.array([eye[i] - eye[j] for i in range(n) for j in range(n) if i != j])
+
+
+def _costs(W: F64, infos: F64, sel: Index) -> F64:
+    """Log-determinant of the selected block of the fused covariance for weights W (k, n);
+    inf where the fused information is singular."""
+    Y = np.einsum("kn,nij->kij", W, infos)
+    out = np.full(len(W), np.inf)
+    ok = np.linalg.eigvalsh(Y)[:, 0] > 0.0
+    if ok.any():
+        sign, logdet = np.linalg.slogdet(np.linalg.inv(Y[ok])[:, sel][:, :, sel])
+        out[ok] = np.where(sign > 0, logdet, np.inf)
+    return out
+
+
+def weights(infos: F64, block: Index | None = None) -> F64:
+    """Covariance-intersection weights (n,) of informations (n, d, d) that minimise the
+    log-determinant of the block of the fused covariance."""
+    n = len(infos)
+    sel = np.arange(infos.shape[1]) if block is None else block
+    W = _lattice(n)
+    c = _costs(W, infos, sel)
+    best = int(np.argmin(c))  # ties go to the first: a vertex
+    w, cw = W[best], c[best]
+    step = 1.0 / LATTICE
+    moves = _moves(n)
+    for _ in range(REFINE):
+        step *= 0.5
+        cand = w + step * moves
+        cand = cand[(cand >= 0.0).all(axis=1)]
+        if len(cand):
+            cc = _costs(cand, infos, sel)
+            i = int(np.argmin(cc))
+            if cc[i] < cw:
+                w, cw = cand[i], cc[i]
+    return np.asarray(w, float)
 
 
 def covariance_intersection(
-    means: Sequence[F64], covs: Sequence[F64], block: slice | None = None
+    means: Sequence[F64], covs: Sequence[F64], block: Index | None = None
 ) -> tuple[F64, F64, F64]:
     """Fused mean, covariance and the weights (one per input) of covariance intersection.
 
     block: the rows and columns whose log-determinant the weights minimise (all if None).
-    One input is returned unchanged, with weight 1.
+    An input whose weight is 1 is returned unchanged.
     """
-    n = len(means)
-    means = [np.asarray(m, float) for m in means]
-    covs = [np.asarray(c, float) for c in covs]
+    x = np.asarray(means, float)
+    P = np.asarray(covs, float)
+    n = len(x)
     if n == 1:
-        return means[0], covs[0], np.ones(1)
-    infos = [_information(c) for c in covs]
-    sel = block or slice(None)
-
-    def cost(w: F64) -> float:
-        Y = sum(wi * Yi for wi, Yi in zip(w, infos, strict=True))
-        try:
-            P = np.linalg.inv(np.asarray(Y, float))[sel, sel]
-        except np.linalg.LinAlgError:
-            return float("inf")
-        sign, logdet = np.linalg.slogdet(P)
-        return float(logdet) if sign > 0 else float("inf")
-
-    vertices = [cost(np.eye(n)[i]) for i in range(n)]
-    best = np.eye(n)[int(np.argmin(vertices))]
-    if n == 2:
-        res = minimize_scalar(
-            lambda a: cost(np.array([a, 1.0 - a])), bounds=(0.0, 1.0), method="bounded",
-            options={"xatol": _TOL},
-        )  # fmt: skip
-        w = np.array([res.x, 1.0 - res.x])
-    else:
-
-        def soft(z: F64) -> F64:
-            e = np.exp(z - z.max())
-            return np.asarray(e / e.sum(), float)
-
-        res = minimize(lambda z: cost(soft(z)), np.zeros(n), method="Nelder-Mead")
-        w = soft(np.asarray(res.x, float))
-    if cost(w) > min(vertices):  # the search may stop short of a vertex optimum
-        w = best
-    x, P = fuse(w, means, infos)
-    return x, P, w
+        return x[0], P[0], np.ones(1)
+    infos = np.array([_information(c) for c in P])
+    w = weights(infos, block)
+    top = int(np.argmax(w))
+    if w[top] == 1.0:
+        return x[top], P[top], w
+    Pf = np.linalg.inv(np.einsum("n,nij->ij", w, infos))
+    Pf = 0.5 * (Pf + Pf.T)
+    xf = Pf @ np.einsum("n,nij,nj->i", w, infos, x)
+    return np.asarray(xf, float), np.asarray(Pf, float), w

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from warnlink.formats.records import Estimate, GroundPoint, Orbit, vec3
 from warnlink.fusion.align import align
-from warnlink.fusion.associate import GATE_6DOF, PV, assign, distance2
+from warnlink.fusion.associate import GATE_6DOF, assign, distance2
 from warnlink.fusion.ci import covariance_intersection
 from warnlink.fusion.report import SharedTrack
 from warnlink.geo.frames import ecef_to_geodetic, eci_to_ecef, enu_basis, geodetic_to_ecef
@@ -28,10 +28,11 @@ from warnlink.track.estimates import BOOST_PHASE, K_OBSERVABLE, ORBITAL_PHASE
 from warnlink.track.launch import heading
 from warnlink.track.manager import TrackerConfig
 from warnlink.track.predict import predict_impacts
-from warnlink.track.state import LOG_K, eci_to_ecef_jacobian
+from warnlink.track.state import LOG_K, POS, VEL, eci_to_ecef_jacobian
 
 F64 = NDArray[np.float64]
 Key = tuple[str, str]  # (party, track)
+IMPACT_DIMS = np.r_[POS, VEL, LOG_K]  # what predict_impacts uses: the CI weights' measure
 
 
 @dataclass
@@ -135,7 +136,8 @@ class Fuser:
 
     def _check_members(self, row: dict[Key, int], x: F64, P: F64) -> None:
         """Gate each member of a multi-member system track against the rest of it; one
-        outside the gate max_gate_misses pictures running leaves it."""
+        outside the gate max_gate_misses pictures running leaves it (a partner's track
+        may have swapped to a close object: a spent stage beside its RV)."""
         for s in list(self._systems.values()):
             present = [k for k in s.members.values() if k in row]
             if len(present) < 2:
@@ -143,14 +145,13 @@ class Fuser:
             for k in present:
                 others = [row[o] for o in present if o != k]
                 xo, Po, _ = covariance_intersection(
-                    [x[i] for i in others], [P[i] for i in others], PV
+                    [x[i] for i in others], [P[i] for i in others], IMPACT_DIMS
                 )
                 i = row[k]
                 d2 = float(distance2(x[i : i + 1], P[i : i + 1], xo[None], Po[None])[0, 0])
                 s.misses[k] = 0 if d2 <= self.gate else s.misses.get(k, 0) + 1
                 if s.misses[k] >= self.max_gate_misses:
-                    self._leave(k)
-                    self._start([k])
+                    self._leave(k)  # free to join another system track (_join)
 
     def _join(self, keys: list[Key], row: dict[Key, int], x: F64, P: F64) -> None:
         """Reports in no system track join one (own party first, then partners in
@@ -170,7 +171,7 @@ class Fuser:
                 for s in open_:
                     idx = [row[k] for k in s.members.values() if k in row]
                     xf, Pf, _ = covariance_intersection(
-                        [x[i] for i in idx], [P[i] for i in idx], PV
+                        [x[i] for i in idx], [P[i] for i in idx], IMPACT_DIMS
                     )
                     xs.append(xf)
                     Ps.append(Pf)
@@ -210,7 +211,7 @@ class Fuser:
         coasting = np.zeros(n, bool)
         for j, (_, rows) in enumerate(systems):
             xf[j], Pf[j], w = covariance_intersection(
-                [x[i] for i in rows], [P[i] for i in rows], PV
+                [x[i] for i in rows], [P[i] for i in rows], IMPACT_DIMS
             )
             bf[j] = float(w @ pb[rows])
             coasting[j] = any(reports[i].coasting for i in rows)

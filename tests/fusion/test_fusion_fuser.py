@@ -1,0 +1,79 @@
+"""The Fuser on hand-made reports: pass-through of one contributor, no double counting of
+one object's reports, separate objects kept apart, deletion and ageing."""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+from fusion_support import coasting_update
+
+from warnlink.fusion.fuser import Fuser
+from warnlink.fusion.report import SharedTrack, shared_tracks
+from warnlink.track.estimates import EstimateMaker
+from warnlink.track.state import N_STATE
+
+
+def report(party: str, track: str, t: float = 100.0, shift_m: float = 0.0) -> SharedTrack:
+    u = coasting_update(track, t)
+    u.x = u.x.copy()
+    u.x[0] += shift_m
+    (s,) = shared_tracks(party, [u], EstimateMaker().records([u]))
+    return s
+
+
+def test_one_contributor_is_passed_through() -> None:
+    s = report("KR", "T1")
+    u = coasting_update("T1", 100.0)
+    (own,) = EstimateMaker().records([u])
+    fuser = Fuser("JP")
+    fuser.add(s)
+    (f,) = fuser.picture(100.0)
+    assert f.system_id == "F1" and f.contributors == [("KR", "T1")] and f.parties == ["KR"]
+    e = f.estimate
+    assert (e.impact, e.launch, e.orbit) == (s.impact, s.launch, s.orbit)
+    assert e.track == "F1" and e.status == "confirmed" and e.sources == ["radar"]
+    np.testing.assert_allclose(e.ecef_m, own.ecef_m, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(e.cov_ecef, own.cov_ecef, rtol=1e-9)
+
+
+def test_two_reports_of_one_object_fuse_without_double_counting() -> None:
+    fuser = Fuser("JP")
+    fuser.add(report("KR", "T1"))
+    fuser.add(report("US", "T9", shift_m=50.0))
+    (f,) = fuser.picture(100.0)
+    assert f.contributors == [("KR", "T1"), ("US", "T9")] and f.parties == ["KR", "US"]
+    P = np.reshape(report("KR", "T1").cov_eci, (N_STATE, N_STATE))
+    fused = np.reshape(f.estimate.cov_ecef, (6, 6))
+    # equal covariances: the intersection is the input, not half of it
+    assert np.linalg.det(fused[:3, :3]) >= 0.99 * np.linalg.det(P[:3, :3])
+    assert f.estimate.impact is not None and f.estimate.predicted_from_t == 100.0
+
+
+def test_objects_far_apart_stay_apart_and_ids_are_stable() -> None:
+    fuser = Fuser("JP")
+    for t in (100.0, 101.0, 102.0):
+        fuser.add(report("KR", "T1", t))
+        fuser.add(report("KR", "T2", t, shift_m=30e3))
+        fuser.add(report("US", "T5", t, shift_m=30e3 + 80.0))
+        fuser.add(report("US", "T6", t, shift_m=60.0))
+        pic = {f.system_id: f.contributors for f in fuser.picture(t)}
+        assert pic == {"F1": [("KR", "T1"), ("US", "T6")], "F2": [("KR", "T2"), ("US", "T5")]}
+
+
+def test_deleted_and_stale_reports_leave_the_picture() -> None:
+    fuser = Fuser("JP", max_age_s=10.0)
+    fuser.add(report("KR", "T1", 100.0))
+    fuser.add(report("US", "T9", 100.0))
+    assert len(fuser.picture(100.0)) == 1
+    fuser.add(msgspec.structs.replace(report("US", "T9", 101.0), deleted=True))
+    (f,) = fuser.picture(101.0)
+    assert f.contributors == [("KR", "T1")]
+    assert f.estimate.ecef_m != report("KR", "T1").state_eci[:3]  # aligned to 101 s
+    assert fuser.picture(110.0) and not fuser.picture(110.5)
+
+
+def test_reports_newer_than_the_picture_wait() -> None:
+    fuser = Fuser("JP")
+    fuser.add(report("KR", "T1", 105.0))
+    assert fuser.picture(104.0) == []
+    assert len(fuser.picture(105.0)) == 1
