@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/warnlink simulate scenarios/irbm-northern-japan.toml --out out/demo --plot
+	$(BIN)/warnlink exercise scenarios/irbm-northern-japan.toml --speed 20 --out out/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -104,6 +104,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_exercise(args: argparse.Namespace) -> int:
+    from warnlink.exercise.run import run_exercise
+    from warnlink.exercise.supervise import ExerciseError
+
+    if not args.speed > 0:
+        raise ValueError(f"--speed must be more than 0, got {args.speed}")
+    modes = [True, False] if args.compare else [not args.no_sharing]
+    out = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
+    try:
+        report = run_exercise(Path(args.scenario), out, args.speed, modes, console)
+    except ExerciseError as exc:
+        console.print(f"[bold red]exercise failed:[/] {exc}", highlight=False, soft_wrap=True)
+        return 1
+    console.print(f"report: {report}", highlight=False, soft_wrap=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warnlink", description=__doc__)
     parser.add_argument("--version", action="version", version=f"warnlink {__version__}")
@@ -131,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimates", required=True, help="estimates.jsonl (docs/formats.md)")
     p.add_argument("--out", help="where to write metrics.json and PNGs (default: beside it)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "exercise",
+        help="run a scenario through a hub and one node process per party, and report",
+    )
+    p.add_argument("scenario", help="scenario TOML file (see docs/scenarios.md)")
+    p.add_argument("--out", help="exercise directory (default: out/SCENARIO-NAME)")
+    p.add_argument("--speed", type=float, default=1.0, help="scenario seconds per second")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--no-sharing", action="store_true", help="each party on its own")
+    mode.add_argument("--compare", action="store_true", help="with sharing, then without")
+    p.set_defaults(func=_cmd_exercise)
 
     from warnlink.exchange import commands, pki_cli
 

@@ -162,3 +162,8 @@ class NodeStore:
 
     def inbox_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM inbox").fetchone()[0])
+
+    def sent(self) -> list[tuple[Envelope, int]]:
+        """Every published envelope with its outbox state, oldest first (for accounting)."""
+        rows = self._db.execute("SELECT envelope, state FROM outbox ORDER BY seq").fetchall()
+        return [(decode(raw), state) for raw, state in rows]

@@ -1,0 +1,337 @@
+"""One party's node in an exercise, as its own process: `python -m warnlink.exercise.party PLAN`.
+
+It feeds its own sensors' measurements to its tracker in scenario time, shares its
+confirmed tracks through its node as its release policy says, fuses them with what
+partners release to it, and writes what it knew and when (plan.py) for the supervisor.
+
+Start-up handshake on the standard streams: the process prints one JSON line when it has
+loaded everything, then waits for `start T0` (unix time of scenario time t_start) on its
+standard input, so that every party of an exercise shares one clock. It stops by itself
+at t_end, or at SIGTERM, flushing what it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+import numpy as np
+
+from warnlink.exchange.envelope import Kind
+from warnlink.exchange.node import HubAddress, Node
+from warnlink.exchange.node_store import Received
+from warnlink.exercise.plan import (
+    DONE,
+    EVENTS,
+    FUSED,
+    OWN,
+    PLAN,
+    RECEIVED,
+    Clock,
+    EventKind,
+    FusedRecord,
+    PartyPlan,
+    PartySummary,
+    ReceivedRecord,
+    TimelineEvent,
+)
+from warnlink.formats.jsonl import read_json
+from warnlink.formats.records import Estimate, SensorCatalogue
+from warnlink.fusion.fuser import Fuser
+from warnlink.fusion.report import SharedTrack, decode, encode, shared_tracks
+from warnlink.track.estimates import EstimateMaker
+from warnlink.track.inputs import InputReport, read_measurements, scans
+from warnlink.track.models import to_ecef
+from warnlink.track.tracker import Tracker, TrackerConfig, TrackUpdate
+
+BATCH_S = 1.0  # scenario seconds of updates turned into estimates and reports at once
+PICTURE_S = 1.0  # scenario seconds between fused pictures
+LAG_WARN_S = 10.0  # scenario seconds behind the clock that the timeline is told of
+_ENCODER = msgspec.json.Encoder()
+
+
+def _fmt_point(est: Estimate) -> str:
+    p = est.impact
+    if p is None:
+        return ""
+    return (
+        f"{p.lat_deg:.2f}N {p.lon_deg:.2f}E ±{p.ellipse.semi_major_m / 1000:.0f} km "
+        f"at T{p.t:+.0f} s"
+    )
+
+
+class Party:
+    def __init__(self, plan: PartyPlan) -> None:
+        self.plan = plan
+        self.data = Path(plan.data)
+        catalogue = read_json(Path(plan.sensors), SensorCatalogue)
+        self.inputs = InputReport()
+        self.scans = list(scans(read_measurements(Path(plan.measurements), catalogue, self.inputs)))
+        self.tracker = Tracker(catalogue, TrackerConfig())
+        self.maker = EstimateMaker(plan.confidence, plan.predict_interval_s)
+        self.fuser = Fuser(plan.party, plan.confidence, predict_interval_s=plan.predict_interval_s)
+        self.node: Node | None = None
+        if plan.hub is not None and plan.pki is not None:
+            self.node = Node(Path(plan.pki), plan.party, HubAddress.parse(plan.hub), self.data)
+        self.files: dict[str, IO[bytes]] = {
+            name: (self.data / name).open("ab", buffering=0)
+            for name in (OWN, FUSED, RECEIVED, EVENTS)
+        }
+        self.firsts: set[str] = set()
+        self.counts = {"own": 0, "fused": 0, "received": 0, "published": 0}
+        self.clock = Clock(0.0, plan.t_start, plan.speed)
+        self.last_picture = -1e18
+        self.lag_warned = -1e18
+        self.busy_t: float | None = None  # the scan time being processed; None: caught up
+        self.last_scan_wall = 0.0
+        self.cpu_s = 0.0
+
+    # -- output ------------------------------------------------------------------------
+
+    def _write(self, name: str, records: Sequence[Any]) -> None:
+        if records:
+            self.files[name].write(b"".join(_ENCODER.encode(r) + b"\n" for r in records))
+
+    def event(self, kind: EventKind, text: str, key: str | None = None) -> None:
+        """A timeline event; with `key`, only the first of its kind is written."""
+        if key is not None:
+            if key in self.firsts:
+                return
+            self.firsts.add(key)
+        wall = time.time()
+        t = self.clock.scenario(wall)
+        self._write(EVENTS, [TimelineEvent(wall, t, self.plan.party, kind, text)])
+
+    # -- own sensors -------------------------------------------------------------------
+
+    async def feed(self) -> None:
+        pending: list[TrackUpdate] = []
+        for scan in self.scans:
+            t = scan[0].t
+            if t > self.plan.t_end:
+                break
+            # always yield: a party behind the clock still serves its link to the hub
+            self.busy_t = None
+            await asyncio.sleep(max(self.clock.wall(t) - time.time(), 0.0))
+            self.busy_t = t
+            if pending and t - pending[0].t >= BATCH_S:
+                self.flush(pending)
+                pending = []
+            self.last_scan_wall = time.time()
+            c0 = time.process_time()
+            pending.extend(self.tracker.process(scan))
+            self.cpu_s += time.process_time() - c0
+        pending.extend(self.tracker.finish())
+        self.flush(pending)
+        self.busy_t = None
+
+    def flush(self, updates: list[TrackUpdate]) -> None:
+        if not updates:
+            return
+        c0 = time.process_time()
+        estimates = self.maker.records(updates)
+        self._write(OWN, estimates)
+        self.counts["own"] += len(estimates)
+        for est in estimates:
+            if est.status == "confirmed":
+                self.event("confirmed", f"own track {est.track} confirmed", "confirmed")
+                if est.impact is not None:
+                    self.event("own-impact", f"own impact {_fmt_point(est)}", "own-impact")
+        reports = [
+            msgspec.structs.replace(s, measured_wall=self.last_scan_wall)
+            for s in shared_tracks(self.plan.party, updates, estimates)
+        ]
+        for report in reports:
+            self.fuser.add(report)
+        self.publish(reports)
+        self.cpu_s += time.process_time() - c0
+        self.picture()
+
+    def publish(self, reports: Sequence[SharedTrack]) -> None:
+        """Each report to whom the release policy allows: estimates only where released."""
+        if self.node is None or not reports:
+            return
+        full = sorted(self.plan.release_estimates)
+        bare = sorted(set(self.plan.release_tracks) - set(full))
+        items: list[tuple[Kind, Sequence[str], bytes]] = []
+        for r in reports:
+            if full:
+                items.append((Kind.ESTIMATE, full, encode(r)))
+            if bare:
+                stripped = msgspec.structs.replace(r, launch=None, impact=None, orbit=None)
+                items.append((Kind.TRACK_REPORT, bare, encode(stripped)))
+        if items:
+            self.node.publish_many(items)
+            self.counts["published"] += len(items)
+
+    # -- partners ----------------------------------------------------------------------
+
+    async def receive(self) -> None:
+        assert self.node is not None
+        async for row in self.node.messages():
+            self.take(row)
+
+    def take(self, row: Received) -> None:
+        env = row.envelope
+        wall = time.time()
+        try:
+            report = decode(env.payload)
+        except ValueError as exc:
+            self.event("report", f"unreadable report from {env.origin}: {exc}")
+            return
+        if report.party != env.origin:  # the signature vouches for the origin, not the body
+            self.event("report", f"report from {env.origin} claims to be {report.party}")
+            return
+        self.counts["received"] += 1
+        self._write(
+            RECEIVED,
+            [
+                ReceivedRecord(
+                    wall, self.clock.scenario(wall), env.origin, Kind(env.kind).name,
+                    list(env.recipients()), report.track, report.t,
+                    to_ecef(np.array([report.state_eci]), report.t)[0][0].tolist(),
+                    report.measured_wall,
+                    report.impact is not None or report.launch is not None,
+                )
+            ],
+        )  # fmt: skip
+        if not report.deleted:
+            self.event("report", f"first report from {env.origin}", f"report-{env.origin}")
+        c0 = time.process_time()
+        self.fuser.add(report)
+        self.cpu_s += time.process_time() - c0
+        if self.clock.scenario(wall) - self.last_picture >= PICTURE_S:
+            self.picture()
+
+    async def links(self) -> None:
+        """Timeline events when the connection to the hub comes and goes."""
+        assert self.node is not None
+        while True:
+            await self.node.connected.wait()
+            self.event("link", "connected to the hub")
+            while self.node.connected.is_set():
+                await asyncio.sleep(0.05)
+            self.event("link", "lost the hub")
+
+    # -- the fused picture -------------------------------------------------------------
+
+    def picture(self) -> None:
+        """The fused picture as of the time up to which its own sensors are processed: the
+        clock when caught up, else the scan in hand.
+
+        A party whose computing lags the clock must not drop its own tracks as stale
+        against fresher partner reports (those wait for the next picture); the lag still
+        shows, in `known_t` against the state time, where it is scored.
+        """
+        wall = time.time()
+        t = self.clock.scenario(wall)
+        self.last_picture = pic_t = t if self.busy_t is None else min(self.busy_t, t)
+        if t - pic_t > LAG_WARN_S and t - self.lag_warned > 60.0:
+            self.lag_warned = t
+            self.event("lag", f"{t - pic_t:.0f} s behind the clock: too slow for this speed")
+        c0 = time.process_time()
+        tracks = self.fuser.picture(pic_t)
+        self.cpu_s += time.process_time() - c0
+        records = [
+            FusedRecord(
+                wall, t, f.system_id, sorted(f.parties), [(c[0], c[1]) for c in f.contributors],
+                f.measured_wall, f.estimate,
+            )
+            for f in tracks
+        ]  # fmt: skip
+        self._write(FUSED, records)
+        self.counts["fused"] += len(records)
+        for f in tracks:
+            who = "+".join(sorted(f.parties))
+            self.event("fused-track", f"launch detected: system track {f.system_id} ({who})",
+                       "fused-track")  # fmt: skip
+            if f.estimate.impact is not None:
+                self.event("fused-impact", f"fused impact {_fmt_point(f.estimate)} ({who})",
+                           "fused-impact")  # fmt: skip
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    async def run(self, t0_wall: float) -> None:
+        self.clock = Clock(t0_wall, self.plan.t_start, self.plan.speed)
+        helpers: list[asyncio.Task[None]] = []
+        if self.node is not None:
+            helpers = [asyncio.create_task(c) for c in (self.node.run(), self.receive(),
+                                                        self.links())]  # fmt: skip
+        try:
+            await self.feed()
+            delay = self.clock.wall(self.plan.t_end) - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.picture()
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    def close(self) -> None:
+        self.event("done", "stopped")
+        summary = PartySummary(
+            party=self.plan.party,
+            measurements=self.inputs.accepted,
+            rejected=sum(self.inputs.rejected.values()),
+            own_estimates=self.counts["own"],
+            fused_records=self.counts["fused"],
+            received=self.counts["received"],
+            published=self.counts["published"],
+            processing_s=self.cpu_s,
+        )
+        for f in self.files.values():
+            f.close()
+        if self.node is not None:
+            self.node.store.close()
+        tmp = self.data / (DONE + ".tmp")
+        tmp.write_bytes(msgspec.json.encode(summary))
+        tmp.replace(self.data / DONE)
+
+
+async def _serve(plan: PartyPlan) -> int:
+    party = Party(plan)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sys.stdout.write(json.dumps({"ready": plan.party}) + "\n")
+    sys.stdout.flush()
+    line = await loop.run_in_executor(None, sys.stdin.readline)
+    word, _, value = line.strip().partition(" ")
+    if word != "start":
+        party.close()
+        return 0 if not line else 2  # closed stdin: the supervisor gave up before the start
+    running = asyncio.create_task(party.run(float(value)))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()  # a failure of the party is the process's failure
+    finally:
+        for task in (running, stopping):
+            task.cancel()
+        await asyncio.gather(running, stopping, return_exceptions=True)
+        party.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        sys.stderr.write("usage: python -m warnlink.exercise.party DIR/plan.json\n")
+        return 2
+    path = Path(args[0])
+    plan = read_json(path if path.suffix == ".json" else path / PLAN, PartyPlan)
+    return asyncio.run(_serve(plan))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

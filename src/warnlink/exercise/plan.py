@@ -1,0 +1,111 @@
+"""What the supervisor tells each party process, and the records the parties write back.
+
+The supervisor and the party processes share nothing but files: a plan (JSON) in, and
+JSON Lines out that the supervisor tails for the live timeline and scores at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from warnlink.formats.records import Estimate
+
+PLAN = "plan.json"
+OWN = "own.jsonl"  # the party's own tracker estimates (docs/formats.md estimates records)
+FUSED = "fused.jsonl"  # FusedRecord
+RECEIVED = "received.jsonl"  # ReceivedRecord
+EVENTS = "events.jsonl"  # TimelineEvent
+DONE = "done.json"  # PartySummary, written last
+
+
+class PartyPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    party: str
+    partners: list[str]  # every other party of the exercise
+    data: str  # the party's directory: its node's database and every output
+    sensors: str  # catalogue of its own sensors
+    measurements: str  # its own sensors' measurements only
+    pki: str | None  # None, with hub None: the party works alone
+    hub: str | None  # HOST:PORT of its link to the hub
+    release_tracks: list[str]  # who receives its track reports
+    release_estimates: list[str]  # who also receives its launch and impact estimates
+    t_start: float  # scenario time at the start instant
+    t_end: float  # scenario time at which the party stops
+    speed: float  # scenario seconds per wall second
+    confidence: float = 0.95
+    # launch/impact prediction per track: sigma points flown to the ground are most of a
+    # party's computing, and a warning decision needs no fresher estimate than this
+    predict_interval_s: float = 2.0
+
+
+class Clock(msgspec.Struct, frozen=True):
+    """Scenario time as a wall-clock mapping shared by every process of one exercise."""
+
+    t0_wall: float  # unix time of scenario time t_start
+    t_start: float
+    speed: float
+
+    def scenario(self, wall: float) -> float:
+        return self.t_start + (wall - self.t0_wall) * self.speed
+
+    def wall(self, t: float) -> float:
+        return self.t0_wall + (t - self.t_start) / self.speed
+
+
+class FusedRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One system track of a party's fused picture, as known at scenario time `known_t`."""
+
+    wall: float
+    known_t: float
+    system_id: str
+    parties: list[str]  # parties whose tracks are fused into it
+    contributors: list[tuple[str, str]]  # (party, track)
+    measured_wall: float  # newest measurement behind it reached its origin's tracker then
+    estimate: Estimate
+
+
+class ReceivedRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A partner's message as this party's application received it."""
+
+    wall: float
+    known_t: float
+    origin: str
+    kind: str  # exchange kind name
+    label: list[str]  # the releasability label it carried
+    track: str
+    t: float  # scenario time of the reported state
+    ecef_m: list[float]  # reported position, so the report can be matched to the truth
+    measured_wall: float  # when the newest measurement behind it reached its origin's tracker
+    has_estimates: bool
+
+
+EventKind = Literal[
+    "confirmed",  # first own confirmed track
+    "own-impact",  # first own impact estimate
+    "report",  # first report received from a partner
+    "fused-track",  # first fused system track: launch detected
+    "fused-impact",  # first fused impact estimate
+    "link",  # connection to the hub up or down
+    "lag",  # the party's computing fell behind the clock
+    "done",
+]
+
+
+class TimelineEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    wall: float
+    t: float  # scenario time
+    party: str
+    kind: EventKind
+    text: str
+
+
+class PartySummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    party: str
+    measurements: int
+    rejected: int
+    own_estimates: int
+    fused_records: int
+    received: int
+    published: int
+    processing_s: float  # CPU the tracker and fusion took

@@ -1,0 +1,263 @@
+"""Run one exercise as real processes: a hub, a link per party, one node process per party.
+
+Each party's link to the hub is a `LinkProxy` carrying the scenario's latency, jitter and
+outages. Link delays are divided by the speed-up, as scenario time is, so that a 35 ms
+link stays 35 ms of scenario time at any `--speed`; the processes' own computing time is
+not scaled, so a high speed-up makes the exercise harder for the parties, never easier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from warnlink.exchange import pki
+from warnlink.exercise.plan import EVENTS, PLAN, Clock, PartyPlan, TimelineEvent
+from warnlink.formats.jsonl import read_json, write_json
+from warnlink.formats.records import SensorCatalogue
+from warnlink.net.linkproxy import Faults, LinkProxy
+from warnlink.scenario.model import LinkSpec, Party, Scenario
+
+READY_TIMEOUT_S = 120.0  # loading numpy, scipy and a tracker on a loaded 2-core machine
+START_MARGIN_S = 0.5  # between the start line and scenario time t_start
+STOP_GRACE_S = 30.0  # after t_end, for the parties to write what they have
+STOP_GRACE_SHARE = 0.5  # and this share of the run's length, for parties that lag the clock
+
+
+class ExerciseError(RuntimeError):
+    """The exercise could not run: a process failed to start or stopped with an error."""
+
+
+@dataclass
+class Setup:
+    scenario: Scenario
+    run_dir: Path  # the `warnlink simulate` run directory
+    out: Path  # this exercise's directory (one per mode)
+    speed: float
+    sharing: bool
+    t_start: float
+    t_end: float
+
+
+@dataclass
+class Outcome:
+    clock: Clock
+    exit_codes: dict[str, int]
+    wall_s: float
+    link_cuts: dict[str, int] = field(default_factory=dict)
+
+
+def release(party: Party, codes: list[str]) -> tuple[list[str], list[str]]:
+    """Who receives the party's tracks and who its estimates (scenario defaults applied)."""
+    others = [c for c in codes if c != party.code]
+    tracks = list(party.release_tracks) if party.release_tracks is not None else others
+    estimates = list(party.release_estimates) if party.release_estimates is not None else tracks
+    return tracks, estimates
+
+
+def split_measurements(run_dir: Path, out: Path, parties: list[str]) -> dict[str, Path]:
+    """Each party's own sensors and their measurements: nothing else reaches its node."""
+    catalogue = read_json(run_dir / "sensors.json", SensorCatalogue)
+    owner = {s.id: s.party for s in catalogue.sensors}
+    dirs = {p: out / p for p in parties}
+    for p, d in dirs.items():
+        d.mkdir(parents=True, exist_ok=True)
+        own = [s for s in catalogue.sensors if s.party == p]
+        write_json(d / "sensors.json", SensorCatalogue(catalogue.epoch, own))
+    files = {p: (dirs[p] / "measurements.jsonl").open("wb") for p in parties}
+    sensor_of = msgspec.json.Decoder(_SensorOnly)
+    try:
+        with (run_dir / "measurements.jsonl").open("rb") as f:
+            for line in f:
+                party = owner.get(sensor_of.decode(line).sensor)
+                if party in files:
+                    files[party].write(line)
+    finally:
+        for fh in files.values():
+            fh.close()
+    return dirs
+
+
+class _SensorOnly(msgspec.Struct):
+    sensor: str
+
+
+def make_pki(root: Path, parties: list[str]) -> None:
+    """A throwaway federation for this exercise: CA, hub and one identity per party."""
+    pki.init_ca(root, name="WarnLink exercise federation", days=2)
+    pki.issue_hub(root, days=2)
+    for p in parties:
+        pki.issue_party(root, p, days=2)
+
+
+class _Tail:
+    """Complete new lines of a file another process appends to."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+
+    def lines(self) -> list[bytes]:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        self.offset += len(data)
+        *done, self.partial = (self.partial + data).split(b"\n")
+        return [line for line in done if line.strip()]
+
+
+async def _start_hub(setup: Setup, log: Path) -> tuple[asyncio.subprocess.Process, int]:
+    ready = setup.out / "hub" / "ready.json"
+    ready.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "warnlink.cli", "hub", "--pki", str(setup.out / "pki"),
+            "--data", str(setup.out / "hub"), "--port", "0", "--ready-file", str(ready),
+            stdout=err, stderr=err, stdin=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not ready.exists():
+        if proc.returncode is not None or time.monotonic() > deadline:
+            raise ExerciseError(f"the hub did not start; see {log}")
+        await asyncio.sleep(0.05)
+    return proc, int(json.loads(ready.read_text())["port"])
+
+
+async def _start_party(plan: PartyPlan, log: Path) -> asyncio.subprocess.Process:
+    path = Path(plan.data) / PLAN
+    write_json(path, plan)
+    with log.open("ab") as err:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "warnlink.exercise.party", str(path),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err,
+        )  # fmt: skip
+
+
+async def _ready(proc: asyncio.subprocess.Process, party: str, log: Path) -> None:
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), READY_TIMEOUT_S)
+    except TimeoutError:
+        line = b""
+    if not line.startswith(b"{"):
+        raise ExerciseError(f"party {party} did not start; see {log}")
+
+
+def _apply_outages(proxies: dict[str, LinkProxy], links: dict[str, LinkSpec], t: float) -> None:
+    for code, proxy in proxies.items():
+        link = links.get(code)
+        down = link is not None and any(o.start_s <= t < o.end_s for o in link.outages)
+        if down != proxy.faults.down:
+            proxy.set_down(down)
+
+
+async def supervise(
+    setup: Setup,
+    on_event: Callable[[TimelineEvent], None],
+    on_tick: Callable[[float], None],
+) -> Outcome:
+    """Run the exercise to t_end; timeline events and scenario time go to the callbacks."""
+    sc = setup.scenario
+    codes = [p.code for p in sc.parties]
+    dirs = split_measurements(setup.run_dir, setup.out, codes)
+    links = {link.party: link for link in sc.links}
+    log = setup.out / "processes.log"
+    hub: asyncio.subprocess.Process | None = None
+    proxies: dict[str, LinkProxy] = {}
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    started = time.monotonic()
+    try:
+        if setup.sharing:
+            make_pki(setup.out / "pki", codes)
+            hub, hub_port = await _start_hub(setup, log)
+            for i, code in enumerate(codes):
+                link = links.get(code)
+                faults = Faults(
+                    latency_s=(link.latency_s if link else 0.0) / setup.speed,
+                    jitter_s=(link.jitter_s if link else 0.0) / setup.speed,
+                )
+                proxies[code] = LinkProxy(("127.0.0.1", hub_port), faults=faults, seed=sc.seed + i)
+                await proxies[code].start()
+        for party in sc.parties:
+            tracks, estimates = release(party, codes) if setup.sharing else ([], [])
+            plan = PartyPlan(
+                party=party.code,
+                partners=[c for c in codes if c != party.code],
+                data=str(dirs[party.code]),
+                sensors=str(dirs[party.code] / "sensors.json"),
+                measurements=str(dirs[party.code] / "measurements.jsonl"),
+                pki=str(setup.out / "pki") if setup.sharing else None,
+                hub=f"127.0.0.1:{proxies[party.code].port}" if setup.sharing else None,
+                release_tracks=tracks,
+                release_estimates=estimates,
+                t_start=setup.t_start,
+                t_end=setup.t_end,
+                speed=setup.speed,
+            )
+            procs[party.code] = await _start_party(plan, log)
+        for code, proc in procs.items():
+            await _ready(proc, code, log)
+        clock = Clock(time.time() + START_MARGIN_S, setup.t_start, setup.speed)
+        for proc in procs.values():
+            assert proc.stdin is not None
+            proc.stdin.write(f"start {clock.t0_wall!r}\n".encode())
+            await proc.stdin.drain()
+        tails = [_Tail(dirs[c] / EVENTS) for c in codes]
+        decoder = msgspec.json.Decoder(TimelineEvent)
+        length = (setup.t_end - setup.t_start) / setup.speed
+        deadline = clock.wall(setup.t_end) + STOP_GRACE_S + STOP_GRACE_SHARE * length
+        while any(p.returncode is None for p in procs.values()):
+            t = clock.scenario(time.time())
+            _apply_outages(proxies, links, t)
+            for tail in tails:
+                for line in tail.lines():
+                    on_event(decoder.decode(line))
+            on_tick(min(t, setup.t_end))
+            if time.time() > deadline:
+                late = time.time() - clock.wall(setup.t_end)
+                raise ExerciseError(f"parties still running {late:.0f} s after the end")
+            await asyncio.sleep(0.1)
+        for tail in tails:
+            for line in tail.lines():
+                on_event(decoder.decode(line))
+        codes_out = {c: p.returncode if p.returncode is not None else -1 for c, p in procs.items()}
+        failed = {c: rc for c, rc in codes_out.items() if rc != 0}
+        if failed:
+            raise ExerciseError(f"parties failed {failed}; see {log}")
+        return Outcome(
+            clock, codes_out, time.monotonic() - started,
+            {c: p.stats.cuts for c, p in proxies.items()},
+        )  # fmt: skip
+    finally:
+        await _stop([*procs.values(), *([hub] if hub else [])])
+        for proxy in proxies.values():
+            await proxy.close()
+
+
+async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
+    """SIGTERM, then SIGKILL what is still there after a grace period."""
+    for p in procs:
+        if p.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            await asyncio.wait_for(p.wait(), 10)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p.pid, signal.SIGKILL)
+            await p.wait()
