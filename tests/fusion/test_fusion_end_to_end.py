@@ -8,11 +8,12 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from fusion_support import Replayed, pictures, rows
+from fusion_support import Replayed
 
 from warnlink.evaluate.metrics import PointSeries
 from warnlink.evaluate.pictures import PictureRow, attribute, point_errors
 from warnlink.fusion.fuser import FusedTrack
+from warnlink.fusion.replay import picture_rows
 from warnlink.fusion.report import SharedTrack
 
 IRBM, SALVO = "irbm-northern-japan", "srbm-salvo-east-sea"
@@ -25,9 +26,11 @@ class Pictures:
 
     def __init__(self, rep: Replayed) -> None:
         self.rep = rep
-        self.fused_tracks = pictures(rep.run, FUSING, sharing=True)
-        self.fused = rows(self.fused_tracks)
-        self.alone = {p: rows(pictures(rep.run, p, sharing=False)) for p in rep.run.parties()}
+        self.fused_tracks = rep.run.pictures(FUSING, sharing=True)
+        self.fused = picture_rows(self.fused_tracks)
+        self.alone = {
+            p: picture_rows(rep.run.pictures(p, sharing=False)) for p in rep.run.parties()
+        }
 
     def errors(self, picture: list[PictureRow]) -> dict[str, PointSeries]:
         return point_errors(picture, self.rep.run.fed_by, self.rep.labels, self.rep.truth)

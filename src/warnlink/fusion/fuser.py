@@ -154,20 +154,21 @@ class Fuser:
             del self._systems[sid]
 
     def _check_members(self, row: dict[Key, int], aligned: _Aligned) -> None:
-        """Gate each member of a multi-member system track against the rest of it; one
-        outside the gate max_gate_misses pictures running leaves it (a partner's track
-        may have swapped to a close object: a spent stage beside its RV)."""
+        """Gate each member of a multi-member system track against the rest of it, newest
+        first; one outside the gate max_gate_misses pictures running leaves it (a
+        partner's track may have swapped to a close object: a spent stage beside its RV).
+        The oldest member is never the one to leave, so the system track keeps its id."""
         for s in list(self._systems.values()):
             present = [k for k in s.members.values() if k in row]
-            if len(present) < 2:
-                continue
-            for k in present:
-                xo, Po, _ = aligned.fuse([row[o] for o in present if o != k])
+            for k in present[:0:-1]:
+                others = [row[o] for o in present if o != k]
+                xo, Po, _ = aligned.fuse(others)
                 xk, Pk, _ = aligned.fuse([row[k]])
                 d2 = float(distance2(xk[None], Pk[None], xo[None], Po[None])[0, 0])
                 s.misses[k] = 0 if d2 <= self.gate else s.misses.get(k, 0) + 1
                 if s.misses[k] >= self.max_gate_misses:
                     self._leave(k)  # free to join another system track (_join)
+                    present.remove(k)
 
     def _join(self, keys: list[Key], row: dict[Key, int], aligned: _Aligned) -> None:
         """Reports in no system track join one (own party first, then partners in
