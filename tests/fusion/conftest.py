@@ -17,7 +17,7 @@ from warnlink.sim.run import simulate
 ROOT = Path(__file__).resolve().parents[2]
 # scenario stem -> end of the replayed window (scenario s): the warning-relevant part of
 # the flights, so the suite stays within its time budget
-WINDOWS = {"irbm-northern-japan": 340.0, "srbm-salvo-east-sea": 250.0}
+WINDOWS = {"irbm-northern-japan": 300.0, "srbm-salvo-east-sea": 220.0}
 
 
 @pytest.fixture(scope="session")

@@ -1,15 +1,12 @@
-"""Helpers of the fusion tests: the pictures a party makes from a replay, with or without
-its partners' reports, and a hand-made coasting track update."""
+"""Helpers of the fusion tests: a replayed scenario with its truth, and a hand-made
+coasting track update."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from warnlink.evaluate.pictures import PictureRow
-from warnlink.fusion.fuser import FusedTrack, Fuser
 from warnlink.fusion.replay import Replay
 from warnlink.geo.frames import ecef_to_eci, geodetic_to_ecef
 from warnlink.physics.truth import Truth
@@ -21,29 +18,6 @@ class Replayed:
     truth: Truth
     labels: dict[str, str | None]
     run: Replay
-
-    def launch_t(self, obj: str) -> float:
-        return next(e.t for e in self.truth.events if e.kind == "launch" and e.object_id == obj)
-
-
-def pictures(run: Replay, party: str, sharing: bool) -> list[tuple[float, list[FusedTrack]]]:
-    """A party's picture after every batch: fed every party's reports, or only its own."""
-    fuser = Fuser(party)
-    out = []
-    for t, reports in run.batches:
-        for r in reports:
-            if sharing or r.party == party:
-                fuser.add(r)
-        out.append((t, fuser.picture(t)))
-    return out
-
-
-def rows(pics: Iterable[tuple[float, list[FusedTrack]]]) -> list[PictureRow]:
-    return [
-        PictureRow(f.t, f.contributors, f.estimate.launch, f.estimate.impact)
-        for _, pic in pics
-        for f in pic
-    ]
 
 
 def coasting_update(track: str, t: float, status: Status = "confirmed") -> TrackUpdate:

@@ -77,3 +77,17 @@ def test_reports_newer_than_the_picture_wait() -> None:
     fuser.add(report("KR", "T1", 105.0))
     assert fuser.picture(104.0) == []
     assert len(fuser.picture(105.0)) == 1
+
+
+def test_a_member_leaves_only_after_repeated_gate_failures() -> None:
+    fuser = Fuser("JP", max_gate_misses=3)
+    fuser.add(report("KR", "T1", 100.0))
+    fuser.add(report("US", "T9", 100.0))
+    assert [f.contributors for f in fuser.picture(100.0)] == [[("KR", "T1"), ("US", "T9")]]
+    for t in (101.0, 102.0, 103.0):
+        fuser.add(report("KR", "T1", t))
+        fuser.add(report("US", "T9", t, shift_m=20e3))  # now far outside the gate
+        pic = {f.system_id: f.contributors for f in fuser.picture(t)}
+        if t < 103.0:  # kept through two failures: one bad update does not split a track
+            assert pic == {"F1": [("KR", "T1"), ("US", "T9")]}
+    assert pic == {"F1": [("KR", "T1")], "F2": [("US", "T9")]}  # the first member keeps F1

@@ -28,7 +28,7 @@ from warnlink.track.estimates import BOOST_PHASE, K_OBSERVABLE, ORBITAL_PHASE
 from warnlink.track.launch import heading
 from warnlink.track.manager import TrackerConfig
 from warnlink.track.predict import predict_impacts
-from warnlink.track.state import LOG_K, POS, VEL, eci_to_ecef_jacobian
+from warnlink.track.state import LOG_K, N_STATE, POS, VEL, eci_to_ecef_jacobian
 
 F64 = NDArray[np.float64]
 Key = tuple[str, str]  # (party, track)
@@ -45,6 +45,24 @@ class FusedTrack:
     parties: list[str]
     estimate: Estimate  # the fused state and its launch, impact and orbit
     measured_wall: float  # newest measured_wall among contributors (latency)
+
+
+class _Aligned:
+    """A picture's reports aligned to its time, and the intersections of the sets of them
+    made so far (association and fusion ask for the same sets)."""
+
+    def __init__(self, x: F64, P: F64) -> None:
+        self.x, self.P = x, P
+        self._made: dict[tuple[int, ...], tuple[F64, F64, F64]] = {}
+
+    def fuse(self, rows: list[int]) -> tuple[F64, F64, F64]:
+        """Covariance intersection of the rows (weights in sorted row order)."""
+        key = tuple(sorted(rows))
+        if key not in self._made:
+            self._made[key] = covariance_intersection(
+                [self.x[i] for i in key], [self.P[i] for i in key], IMPACT_DIMS
+            )
+        return self._made[key]
 
 
 @dataclass
@@ -112,15 +130,16 @@ class Fuser:
             return []
         reports = [self.reports[k] for k in keys]
         x, P, pb = align(reports, t, self.tracker)
+        aligned = _Aligned(x, P)
         row = {k: i for i, k in enumerate(keys)}
-        self._check_members(row, x, P)
-        self._join(keys, row, x, P)
+        self._check_members(row, aligned)
+        self._join(keys, row, aligned)
         fused = []
         for s in self._systems.values():
-            rows = [row[k] for k in s.members.values() if k in row]
+            rows = sorted(row[k] for k in s.members.values() if k in row)
             if rows:
                 fused.append((s, rows))
-        return self._tracks(t, fused, reports, x, P, pb)
+        return self._tracks(t, fused, reports, aligned, pb)
 
     # -- association ----------------------------------------------------------------------
 
@@ -134,26 +153,24 @@ class Fuser:
         if not s.members:
             del self._systems[sid]
 
-    def _check_members(self, row: dict[Key, int], x: F64, P: F64) -> None:
-        """Gate each member of a multi-member system track against the rest of it; one
-        outside the gate max_gate_misses pictures running leaves it (a partner's track
-        may have swapped to a close object: a spent stage beside its RV)."""
+    def _check_members(self, row: dict[Key, int], aligned: _Aligned) -> None:
+        """Gate each member of a multi-member system track against the rest of it, newest
+        first; one outside the gate max_gate_misses pictures running leaves it (a
+        partner's track may have swapped to a close object: a spent stage beside its RV).
+        The oldest member is never the one to leave, so the system track keeps its id."""
         for s in list(self._systems.values()):
             present = [k for k in s.members.values() if k in row]
-            if len(present) < 2:
-                continue
-            for k in present:
+            for k in present[:0:-1]:
                 others = [row[o] for o in present if o != k]
-                xo, Po, _ = covariance_intersection(
-                    [x[i] for i in others], [P[i] for i in others], IMPACT_DIMS
-                )
-                i = row[k]
-                d2 = float(distance2(x[i : i + 1], P[i : i + 1], xo[None], Po[None])[0, 0])
+                xo, Po, _ = aligned.fuse(others)
+                xk, Pk, _ = aligned.fuse([row[k]])
+                d2 = float(distance2(xk[None], Pk[None], xo[None], Po[None])[0, 0])
                 s.misses[k] = 0 if d2 <= self.gate else s.misses.get(k, 0) + 1
                 if s.misses[k] >= self.max_gate_misses:
                     self._leave(k)  # free to join another system track (_join)
+                    present.remove(k)
 
-    def _join(self, keys: list[Key], row: dict[Key, int], x: F64, P: F64) -> None:
+    def _join(self, keys: list[Key], row: dict[Key, int], aligned: _Aligned) -> None:
         """Reports in no system track join one (own party first, then partners in
         order, one-to-one within the gate) or start their own."""
         free = [k for k in keys if k not in self._system_of]
@@ -167,16 +184,16 @@ class Fuser:
             ]
             pairs: list[tuple[int, int]] = []
             if open_:
-                xs, Ps = [], []
-                for s in open_:
-                    idx = [row[k] for k in s.members.values() if k in row]
-                    xf, Pf, _ = covariance_intersection(
-                        [x[i] for i in idx], [P[i] for i in idx], IMPACT_DIMS
-                    )
-                    xs.append(xf)
-                    Ps.append(Pf)
+                fused = [
+                    aligned.fuse([row[k] for k in s.members.values() if k in row]) for s in open_
+                ]
                 ri = [row[k] for k in mine]
-                d2 = distance2(x[ri], P[ri], np.array(xs), np.array(Ps))
+                d2 = distance2(
+                    aligned.x[ri],
+                    aligned.P[ri],
+                    np.array([f[0] for f in fused]),
+                    np.array([f[1] for f in fused]),
+                )
                 pairs = assign(d2, self.gate)
             taken = set()
             for a, b in pairs:
@@ -202,17 +219,14 @@ class Fuser:
         t: float,
         systems: list[tuple[_System, list[int]]],
         reports: list[SharedTrack],
-        x: F64,
-        P: F64,
+        aligned: _Aligned,
         pb: F64,
     ) -> list[FusedTrack]:
         n = len(systems)
-        xf, Pf, bf = np.zeros((n, x.shape[1])), np.zeros((n, *P.shape[1:])), np.zeros(n)
-        coasting = np.zeros(n, bool)
+        xf, Pf = np.zeros((n, N_STATE)), np.zeros((n, N_STATE, N_STATE))
+        bf, coasting = np.zeros(n), np.zeros(n, bool)
         for j, (_, rows) in enumerate(systems):
-            xf[j], Pf[j], w = covariance_intersection(
-                [x[i] for i in rows], [P[i] for i in rows], IMPACT_DIMS
-            )
+            xf[j], Pf[j], w = aligned.fuse(rows)
             bf[j] = float(w @ pb[rows])
             coasting[j] = any(reports[i].coasting for i in rows)
         self._predict(t, systems, xf, Pf, bf, coasting)

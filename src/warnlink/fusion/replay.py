@@ -8,10 +8,12 @@ sharing and not sharing on one simulation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from warnlink.evaluate.pictures import PictureRow
 from warnlink.formats.records import Measurement, SensorCatalogue
+from warnlink.fusion.fuser import FusedTrack, Fuser
 from warnlink.fusion.report import SharedTrack, shared_tracks
 from warnlink.track.estimates import EstimateMaker
 from warnlink.track.tracker import Tracker, TrackerConfig
@@ -28,6 +30,27 @@ class Replay:
 
     def parties(self) -> list[str]:
         return sorted({k[0] for k in self.fed_by})
+
+    def pictures(self, party: str, sharing: bool) -> list[tuple[float, list[FusedTrack]]]:
+        """A party's picture after every batch: fused from every party's reports (as if all
+        were released to it), or from its own alone (what it knows without sharing)."""
+        fuser = Fuser(party)
+        out = []
+        for t, reports in self.batches:
+            for r in reports:
+                if sharing or r.party == party:
+                    fuser.add(r)
+            out.append((t, fuser.picture(t)))
+        return out
+
+
+def picture_rows(pictures: Iterable[tuple[float, list[FusedTrack]]]) -> list[PictureRow]:
+    """Pictures as rows for scoring (warnlink.evaluate.pictures)."""
+    return [
+        PictureRow(f.t, f.contributors, f.estimate.launch, f.estimate.impact)
+        for _, picture in pictures
+        for f in picture
+    ]
 
 
 def party_catalogue(catalogue: SensorCatalogue, party: str) -> SensorCatalogue:
