@@ -1,4 +1,4 @@
-"""The exercise's parts on their own: clock, release defaults, measurement split, file
+"""The exercise's parts on their own: time stamps, release defaults, measurement split, file
 tailing, and the scoring checks, which must be able to fail."""
 
 from __future__ import annotations
@@ -7,11 +7,9 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from warnlink.exercise.metrics import PartyOutputs, _releasability
-from warnlink.exercise.plan import Clock, PartyPlan, ReceivedRecord
+from warnlink.exercise.plan import PartyPlan, ReceivedRecord
 from warnlink.exercise.supervise import _Tail, release, split_measurements
 from warnlink.exercise.timeline import stamp
 from warnlink.formats.jsonl import iter_jsonl, read_json
@@ -20,14 +18,6 @@ from warnlink.scenario.load import load_scenario
 from warnlink.sim.run import simulate, write_run
 
 SCENARIO = Path(__file__).with_name("srbm-short.toml")
-
-
-@given(st.floats(-1e4, 1e4), st.floats(1e-3, 1e3), st.floats(0, 1e4), st.floats(1e9, 2e9))
-def test_clock_maps_scenario_time_to_wall_time_and_back(
-    t: float, speed: float, t_start: float, t0: float
-) -> None:
-    clock = Clock(t0, t_start, speed)
-    assert clock.scenario(clock.wall(t)) == pytest.approx(t, abs=1e-6 * max(1.0, speed))
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,26 @@ def test_deleted_and_stale_reports_leave_the_picture() -> None:
     (f,) = fuser.picture(101.0)
     assert f.contributors == [("KR", "T1")]
     assert f.estimate.ecef_m != report("KR", "T1").state_eci[:3]  # aligned to 101 s
-    assert fuser.picture(110.0) and not fuser.picture(110.5)
+    # KR silent (an outage, or its computing behind): held, predicted, for max_hold_s
+    assert fuser.picture(130.0) and not fuser.picture(130.5)
+
+
+def test_a_track_its_origin_stopped_reporting_leaves_while_the_origin_reports_others() -> None:
+    fuser = Fuser("JP", max_age_s=10.0)
+    fuser.add(report("KR", "T1", 100.0))
+    fuser.add(report("KR", "T2", 100.0, shift_m=30e3))
+    assert len(fuser.picture(100.0)) == 2
+    fuser.add(report("KR", "T2", 110.0, shift_m=30e3))
+    assert len(fuser.picture(110.0)) == 2  # T1 is 10 s behind its origin's newest: kept
+    fuser.add(report("KR", "T2", 110.5, shift_m=30e3))
+    (f,) = fuser.picture(110.5)
+    assert f.contributors == [("KR", "T2")]
+
+
+def test_own_tracks_are_never_dropped_for_the_clock_only_for_newer_own_reports() -> None:
+    fuser = Fuser("JP", max_age_s=10.0, max_hold_s=30.0)
+    fuser.add(report("JP", "T1", 100.0))
+    assert len(fuser.picture(170.0)) == 1  # its own computing 70 s behind: predicted forward
 
 
 def test_reports_newer_than_the_picture_wait() -> None:

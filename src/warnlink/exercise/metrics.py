@@ -36,7 +36,6 @@ from warnlink.exercise.plan import (
     OWN,
     PLAN,
     RECEIVED,
-    Clock,
     FusedRecord,
     PartyPlan,
     PartySummary,
@@ -239,18 +238,8 @@ def _latency_ms(out: PartyOutputs) -> dict[str, float | int]:
             "max": float(a.max())}  # fmt: skip
 
 
-def _lag(out: PartyOutputs) -> dict[str, float | int]:
-    """How far behind the clock its fused picture was: a party that cannot keep up with the
-    speed-up knows late, whatever its algorithms (scenario seconds)."""
-    lag = np.array([f.known_t - f.estimate.t for f in out.fused])
-    if not len(lag):
-        return {"n": 0}
-    return {"n": len(lag), "p50": float(np.percentile(lag, 50)),
-            "p95": float(np.percentile(lag, 95)), "max": float(lag.max())}  # fmt: skip
-
-
 def score(
-    mode_dir: Path, run_dir: Path, truth: Truth, parties: list[str], clock: Clock, t_end: float
+    mode_dir: Path, run_dir: Path, truth: Truth, parties: list[str], t_end: float
 ) -> dict[str, Any]:
     """Every metric of one run, as plain JSON-able data (metrics.json)."""
     outputs = load_outputs(mode_dir, parties)
@@ -347,9 +336,8 @@ def score(
                                  "own_rms_m": _rms(own[both])}  # fmt: skip
             fr["parties"][p]["fused_vs_own"] = versus
         result["flights"][fl.id] = fr
-    end_wall = clock.wall(t_end)
+    end_wall = max((e.wall for out in outputs.values() for e in out.events), default=0.0)
     result["latency_ms"] = {p: _latency_ms(out) for p, out in outputs.items()}
-    result["lag_s"] = {p: _lag(out) for p, out in outputs.items()}
     result["releasability_violations"] = _releasability(outputs)
     result["delivery"] = _delivery(mode_dir, outputs, end_wall)
     result["parties"] = {

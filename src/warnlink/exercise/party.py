@@ -4,10 +4,13 @@ It feeds its own sensors' measurements to its tracker in scenario time, shares i
 confirmed tracks through its node as its release policy says, fuses them with what
 partners release to it, and writes what it knew and when (plan.py) for the supervisor.
 
-Start-up handshake on the standard streams: the process prints one JSON line when it has
-loaded everything, then waits for `start T0` (unix time of scenario time t_start) on its
-standard input, so that every party of an exercise shares one clock. It stops by itself
-at t_end, or at SIGTERM, flushing what it has.
+The clock is the supervisor's, on the standard streams: the process prints one JSON line
+when it has loaded everything; the supervisor then grants scenario time (`grant T` lines
+on standard input) and the party processes its measurements up to the granted time,
+answering `at T` on standard output whenever it has caught up with a grant. So every party
+of an exercise shares one clock, and the supervisor can hold it for a party whose
+computing falls behind (docs/exercise.md). It stops by itself once t_end is granted and
+processed, or at SIGTERM or the end of its input, flushing what it has.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from warnlink.exercise.plan import (
     OWN,
     PLAN,
     RECEIVED,
-    Clock,
     EventKind,
     FusedRecord,
     PartyPlan,
@@ -53,7 +55,6 @@ from warnlink.track.tracker import Tracker, TrackerConfig, TrackUpdate
 
 BATCH_S = 1.0  # scenario seconds of updates turned into estimates and reports at once
 PICTURE_S = 1.0  # scenario seconds between fused pictures
-LAG_WARN_S = 10.0  # scenario seconds behind the clock that the timeline is told of
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -86,10 +87,10 @@ class Party:
         }
         self.firsts: set[str] = set()
         self.counts = {"own": 0, "fused": 0, "received": 0, "published": 0}
-        self.clock = Clock(0.0, plan.t_start, plan.speed)
+        self.granted = plan.t_start  # scenario time the supervisor has let pass
+        self._grant = asyncio.Event()
+        self._answered = -1e18
         self.last_picture = -1e18
-        self.lag_warned = -1e18
-        self.busy_t: float | None = None  # the scan time being processed; None: caught up
         self.last_scan_wall = 0.0
         self.cpu_s = 0.0
 
@@ -105,11 +106,27 @@ class Party:
             if key in self.firsts:
                 return
             self.firsts.add(key)
-        wall = time.time()
-        t = self.clock.scenario(wall)
-        self._write(EVENTS, [TimelineEvent(wall, t, self.plan.party, kind, text)])
+        self._write(EVENTS, [TimelineEvent(time.time(), self.granted, self.plan.party, kind, text)])
 
     # -- own sensors -------------------------------------------------------------------
+
+    async def until(self, t: float) -> None:
+        """Wait until the supervisor grants scenario time t, saying when it has caught up."""
+        while self.granted < t:
+            if self._answered != self.granted:
+                self._answered = self.granted
+                sys.stdout.write(f"at {self.granted!r}\n")
+                sys.stdout.flush()
+            self._grant.clear()
+            await self._grant.wait()
+
+    async def grants(self, reader: asyncio.StreamReader) -> None:
+        """`grant T` lines from the supervisor; the end of them ends the party."""
+        while line := await reader.readline():
+            word, _, value = line.decode().strip().partition(" ")
+            if word == "grant":
+                self.granted = max(self.granted, float(value))
+                self._grant.set()
 
     async def feed(self) -> None:
         pending: list[TrackUpdate] = []
@@ -117,10 +134,8 @@ class Party:
             t = scan[0].t
             if t > self.plan.t_end:
                 break
-            # always yield: a party behind the clock still serves its link to the hub
-            self.busy_t = None
-            await asyncio.sleep(max(self.clock.wall(t) - time.time(), 0.0))
-            self.busy_t = t
+            await self.until(t)
+            await asyncio.sleep(0)  # between scans, the link to the hub is served
             if pending and t - pending[0].t >= BATCH_S:
                 self.flush(pending)
                 pending = []
@@ -130,7 +145,6 @@ class Party:
             self.cpu_s += time.process_time() - c0
         pending.extend(self.tracker.finish())
         self.flush(pending)
-        self.busy_t = None
 
     def flush(self, updates: list[TrackUpdate]) -> None:
         if not updates:
@@ -194,7 +208,7 @@ class Party:
             RECEIVED,
             [
                 ReceivedRecord(
-                    wall, self.clock.scenario(wall), env.origin, Kind(env.kind).name,
+                    wall, self.granted, env.origin, Kind(env.kind).name,
                     list(env.recipients()), report.track, report.t,
                     to_ecef(np.array([report.state_eci]), report.t)[0][0].tolist(),
                     report.measured_wall,
@@ -207,7 +221,7 @@ class Party:
         c0 = time.process_time()
         self.fuser.add(report)
         self.cpu_s += time.process_time() - c0
-        if self.clock.scenario(wall) - self.last_picture >= PICTURE_S:
+        if self.granted - self.last_picture >= PICTURE_S:
             self.picture()
 
     async def links(self) -> None:
@@ -223,26 +237,16 @@ class Party:
     # -- the fused picture -------------------------------------------------------------
 
     def picture(self) -> None:
-        """The fused picture as of the time up to which its own sensors are processed: the
-        clock when caught up, else the scan in hand.
-
-        A party whose computing lags the clock must not drop its own tracks as stale
-        against fresher partner reports (those wait for the next picture); the lag still
-        shows, in `known_t` against the state time, where it is scored.
-        """
+        """The fused picture now, every track predicted to the granted time."""
         wall = time.time()
-        t = self.clock.scenario(wall)
-        self.last_picture = pic_t = t if self.busy_t is None else min(self.busy_t, t)
-        if t - pic_t > LAG_WARN_S and t - self.lag_warned > 60.0:
-            self.lag_warned = t
-            self.event("lag", f"{t - pic_t:.0f} s behind the clock: too slow for this speed")
+        t = self.last_picture = self.granted
         c0 = time.process_time()
-        tracks = self.fuser.picture(pic_t)
+        tracks = self.fuser.picture(t)
         self.cpu_s += time.process_time() - c0
         records = [
             FusedRecord(
-                wall, t, f.system_id, sorted(f.parties), [(c[0], c[1]) for c in f.contributors],
-                f.measured_wall, f.estimate,
+                wall, t, f.system_id, sorted(f.parties),
+                [(c[0], c[1]) for c in f.contributors], f.measured_wall, f.estimate,
             )
             for f in tracks
         ]  # fmt: skip
@@ -258,17 +262,14 @@ class Party:
 
     # -- lifetime ----------------------------------------------------------------------
 
-    async def run(self, t0_wall: float) -> None:
-        self.clock = Clock(t0_wall, self.plan.t_start, self.plan.speed)
+    async def run(self) -> None:
         helpers: list[asyncio.Task[None]] = []
         if self.node is not None:
             helpers = [asyncio.create_task(c) for c in (self.node.run(), self.receive(),
                                                         self.links())]  # fmt: skip
         try:
             await self.feed()
-            delay = self.clock.wall(self.plan.t_end) - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await self.until(self.plan.t_end)
             self.picture()
         finally:
             for task in helpers:
@@ -302,23 +303,21 @@ async def _serve(plan: PartyPlan) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     sys.stdout.write(json.dumps({"ready": plan.party}) + "\n")
     sys.stdout.flush()
-    line = await loop.run_in_executor(None, sys.stdin.readline)
-    word, _, value = line.strip().partition(" ")
-    if word != "start":
-        party.close()
-        return 0 if not line else 2  # closed stdin: the supervisor gave up before the start
-    running = asyncio.create_task(party.run(float(value)))
+    running = asyncio.create_task(party.run())
     stopping = asyncio.create_task(stop.wait())
+    granting = asyncio.create_task(party.grants(reader))
     try:
-        await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([running, stopping, granting], return_when=asyncio.FIRST_COMPLETED)
         if running.done():
             running.result()  # a failure of the party is the process's failure
     finally:
-        for task in (running, stopping):
+        for task in (running, stopping, granting):
             task.cancel()
-        await asyncio.gather(running, stopping, return_exceptions=True)
+        await asyncio.gather(running, stopping, granting, return_exceptions=True)
         party.close()
     return 0
 

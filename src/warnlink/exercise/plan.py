@@ -32,25 +32,11 @@ class PartyPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     release_estimates: list[str]  # who also receives its launch and impact estimates
     t_start: float  # scenario time at the start instant
     t_end: float  # scenario time at which the party stops
-    speed: float  # scenario seconds per wall second
+    speed: float  # scenario seconds per wall second the supervisor aims at
     confidence: float = 0.95
     # launch/impact prediction per track: sigma points flown to the ground are most of a
     # party's computing, and a warning decision needs no fresher estimate than this
     predict_interval_s: float = 2.0
-
-
-class Clock(msgspec.Struct, frozen=True):
-    """Scenario time as a wall-clock mapping shared by every process of one exercise."""
-
-    t0_wall: float  # unix time of scenario time t_start
-    t_start: float
-    speed: float
-
-    def scenario(self, wall: float) -> float:
-        return self.t_start + (wall - self.t0_wall) * self.speed
-
-    def wall(self, t: float) -> float:
-        return self.t0_wall + (t - self.t_start) / self.speed
 
 
 class FusedRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -87,7 +73,7 @@ EventKind = Literal[
     "fused-track",  # first fused system track: launch detected
     "fused-impact",  # first fused impact estimate
     "link",  # connection to the hub up or down
-    "lag",  # the party's computing fell behind the clock
+    "held",  # the supervisor held the clock for the party's computing
     "done",
 ]
 

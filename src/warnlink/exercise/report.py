@@ -106,8 +106,9 @@ def write_report(
         checks.append(
             f"<li>{m}: {len(r['releasability_violations'])} releasability violations, "
             f"{lost} messages lost, latency measurement → fused estimate at a partner "
-            f"{html.escape(json.dumps(r['latency_ms']))} (wall ms), {r['wall_s']} s wall at "
-            f"{r['speed']}x</li>"
+            f"{html.escape(json.dumps(r['latency_ms']))} (wall ms); {r['wall_s']} s wall, "
+            f"{r['effective_speed']}x of the {r['speed']}x asked for (clock held "
+            f"{r['clock_held_s']} s for the parties' computing)</li>"
         )
     body = [
         f"<h1>After-action report: {html.escape(scenario.name)}</h1>",

@@ -57,10 +57,11 @@ def run_mode(
     with console.status("scoring against the truth"):
         truth = read_truth(run_dir / FILES["truth"], run_dir / FILES["events"])
         codes = [p.code for p in scenario.parties]
-        metrics = score(mode_dir, run_dir, truth, codes, outcome.clock, setup.t_end)
+        metrics = score(mode_dir, run_dir, truth, codes, setup.t_end)
     metrics.update(
-        mode=MODES[sharing], speed=speed, wall_s=round(outcome.wall_s, 2),
-        link_cuts=outcome.link_cuts,
+        scenario=scenario.name, mode=MODES[sharing], speed=speed,
+        effective_speed=round(outcome.effective_speed, 2), clock_held_s=round(outcome.held_s, 1),
+        wall_s=round(outcome.wall_s, 2), link_cuts=outcome.link_cuts,
     )  # fmt: skip
     (mode_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     return metrics

@@ -2,8 +2,8 @@
 
 Each party's link to the hub is a `LinkProxy` carrying the scenario's latency, jitter and
 outages. Link delays are divided by the speed-up, as scenario time is, so that a 35 ms
-link stays 35 ms of scenario time at any `--speed`; the processes' own computing time is
-not scaled, so a high speed-up makes the exercise harder for the parties, never easier.
+link stays 35 ms of scenario time at any `--speed`. The scenario clock is the supervisor's
+(`_Clock`): it waits for a party whose computing falls behind, and says so.
 """
 
 from __future__ import annotations
@@ -22,16 +22,17 @@ from pathlib import Path
 import msgspec
 
 from warnlink.exchange import pki
-from warnlink.exercise.plan import EVENTS, PLAN, Clock, PartyPlan, TimelineEvent
+from warnlink.exercise.plan import EVENTS, PLAN, PartyPlan, TimelineEvent
 from warnlink.formats.jsonl import read_json, write_json
 from warnlink.formats.records import SensorCatalogue
 from warnlink.net.linkproxy import Faults, LinkProxy
 from warnlink.scenario.model import LinkSpec, Party, Scenario
 
 READY_TIMEOUT_S = 120.0  # loading numpy, scipy and a tracker on a loaded 2-core machine
-START_MARGIN_S = 0.5  # between the start line and scenario time t_start
-STOP_GRACE_S = 30.0  # after t_end, for the parties to write what they have
-STOP_GRACE_SHARE = 0.5  # and this share of the run's length, for parties that lag the clock
+TICK_S = 0.05  # wall seconds between advances of the clock
+LEAD_S = 2.0  # scenario seconds the clock may run ahead of the slowest party
+STALL_S = 120.0  # wall seconds the clock may wait for one party
+HELD_TOLD_S = 5.0  # more wall seconds held than this are told on the timeline
 
 
 class ExerciseError(RuntimeError):
@@ -51,10 +52,66 @@ class Setup:
 
 @dataclass
 class Outcome:
-    clock: Clock
     exit_codes: dict[str, int]
     wall_s: float
+    effective_speed: float  # scenario seconds per wall second, holds included
+    held_s: float  # wall seconds the clock waited for a party's computing
     link_cuts: dict[str, int] = field(default_factory=dict)
+
+
+class _Clock:
+    """The exercise's scenario clock: it runs at the speed asked for, but never more than
+    LEAD_S ahead of the slowest party's processing, which each party reports (`at T`)
+    when it has caught up with the time granted (`grant T`).
+
+    So a loaded or slow machine stretches the exercise in wall time instead of making
+    parties decide on data they have not yet processed; how long the clock was held is
+    reported. A party silent for STALL_S while the clock waits for it fails the run.
+    """
+
+    def __init__(self, setup: Setup, procs: dict[str, asyncio.subprocess.Process]) -> None:
+        self.setup = setup
+        self.procs = procs
+        self.t = setup.t_start
+        self.caught_up = {code: setup.t_start for code in procs}
+        self.readers = [asyncio.create_task(self._read(c, p)) for c, p in procs.items()]
+        self.last = time.monotonic()
+        self.started = self.last
+        self.progress = self.last
+        self.held_s = 0.0
+        self.running_s = 0.0
+
+    async def _read(self, code: str, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            word, _, value = line.decode().strip().partition(" ")
+            if word == "at":
+                self.caught_up[code] = float(value)
+
+    async def advance(self) -> float:
+        now = time.monotonic()
+        want = min(self.t + (now - self.last) * self.setup.speed, self.setup.t_end)
+        running = [c for c, p in self.procs.items() if p.returncode is None]
+        allowed = min((self.caught_up[c] for c in running), default=self.setup.t_end) + LEAD_S
+        t = max(self.t, min(want, allowed))
+        if t < want:
+            self.held_s += (want - t) / self.setup.speed
+            if now - self.progress > STALL_S:
+                slow = min(running, key=lambda c: self.caught_up[c])
+                raise ExerciseError(f"party {slow} made no progress for {STALL_S:g} s")
+        else:
+            self.progress = now
+        if t > self.t:
+            self.progress = now
+        self.last = now
+        self.running_s = now - self.started
+        if t > self.t or now == self.started:
+            for proc in self.procs.values():
+                if proc.returncode is None and proc.stdin is not None:
+                    with contextlib.suppress(ConnectionError):
+                        proc.stdin.write(f"grant {t!r}\n".encode())
+        self.t = t
+        return t
 
 
 def release(party: Party, codes: list[str]) -> tuple[list[str], list[str]]:
@@ -179,6 +236,7 @@ async def supervise(
     hub: asyncio.subprocess.Process | None = None
     proxies: dict[str, LinkProxy] = {}
     procs: dict[str, asyncio.subprocess.Process] = {}
+    clock: _Clock | None = None
     started = time.monotonic()
     try:
         if setup.sharing:
@@ -211,26 +269,30 @@ async def supervise(
             procs[party.code] = await _start_party(plan, log)
         for code, proc in procs.items():
             await _ready(proc, code, log)
-        clock = Clock(time.time() + START_MARGIN_S, setup.t_start, setup.speed)
-        for proc in procs.values():
-            assert proc.stdin is not None
-            proc.stdin.write(f"start {clock.t0_wall!r}\n".encode())
-            await proc.stdin.drain()
+        clock = _Clock(setup, procs)
         tails = [_Tail(dirs[c] / EVENTS) for c in codes]
         decoder = msgspec.json.Decoder(TimelineEvent)
-        length = (setup.t_end - setup.t_start) / setup.speed
-        deadline = clock.wall(setup.t_end) + STOP_GRACE_S + STOP_GRACE_SHARE * length
+        told = 0.0
         while any(p.returncode is None for p in procs.values()):
-            t = clock.scenario(time.time())
+            t = await clock.advance()
+            if clock.held_s - told >= HELD_TOLD_S:
+                told = clock.held_s
+                slow = min(clock.caught_up, key=lambda c: clock.caught_up[c])
+                on_event(
+                    TimelineEvent(
+                        time.time(),
+                        t,
+                        slow,
+                        "held",
+                        f"clock held {told:.0f} s so far for its computing",
+                    )
+                )
             _apply_outages(proxies, links, t)
             for tail in tails:
                 for line in tail.lines():
                     on_event(decoder.decode(line))
-            on_tick(min(t, setup.t_end))
-            if time.time() > deadline:
-                late = time.time() - clock.wall(setup.t_end)
-                raise ExerciseError(f"parties still running {late:.0f} s after the end")
-            await asyncio.sleep(0.1)
+            on_tick(t)
+            await asyncio.sleep(TICK_S)
         for tail in tails:
             for line in tail.lines():
                 on_event(decoder.decode(line))
@@ -238,11 +300,15 @@ async def supervise(
         failed = {c: rc for c, rc in codes_out.items() if rc != 0}
         if failed:
             raise ExerciseError(f"parties failed {failed}; see {log}")
+        wall = time.monotonic() - started
         return Outcome(
-            clock, codes_out, time.monotonic() - started,
-            {c: p.stats.cuts for c, p in proxies.items()},
+            codes_out, wall, (setup.t_end - setup.t_start) / max(clock.running_s, 1e-9),
+            clock.held_s, {c: p.stats.cuts for c, p in proxies.items()},
         )  # fmt: skip
     finally:
+        if clock is not None:
+            for reader in clock.readers:
+                reader.cancel()
         await _stop([*procs.values(), *([hub] if hub else [])])
         for proxy in proxies.values():
             await proxy.close()

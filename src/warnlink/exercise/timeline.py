@@ -21,7 +21,7 @@ STYLE = {
     "fused-track": "bold yellow",
     "fused-impact": "bold red",
     "link": "dim",
-    "lag": "bold magenta",
+    "held": "bold magenta",
     "done": "dim",
 }
 

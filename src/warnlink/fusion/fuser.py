@@ -89,6 +89,7 @@ class Fuser:
         party: str,
         confidence: float = 0.95,
         max_age_s: float = 10.0,
+        max_hold_s: float = 30.0,
         gate: float = GATE_6DOF,
         max_gate_misses: int = 3,
         predict_interval_s: float = 1.0,
@@ -97,6 +98,7 @@ class Fuser:
         self.party = party
         self.confidence = confidence
         self.max_age_s = max_age_s
+        self.max_hold_s = max_hold_s
         self.gate = gate
         self.max_gate_misses = max_gate_misses
         self.predict_interval_s = predict_interval_s
@@ -118,11 +120,24 @@ class Fuser:
             self.reports[key] = report
 
     def picture(self, t: float) -> list[FusedTrack]:
-        """The fused picture at scenario time t, from reports at most max_age_s old.
+        """The fused picture at scenario time t.
 
-        Reports newer than t are kept for later pictures but not used in this one.
+        A track leaves the picture when its origin has reported max_age_s later than on it
+        (the origin stopped reporting it), or, for a partner's, when nothing newer than
+        max_hold_s before t has come (the partner or its link is silent). Staleness is
+        judged against each origin's own newest report, so a late link or a party whose
+        own computing lags the clock is predicted forward, not dropped. Reports newer than
+        t are kept for later pictures but not used in this one.
         """
-        for key in [k for k, r in self.reports.items() if t - r.t > self.max_age_s]:
+        newest: dict[str, float] = {}
+        for (party, _), r in self.reports.items():
+            newest[party] = max(newest.get(party, r.t), r.t)
+        stale = [
+            k for k, r in self.reports.items()
+            if newest[k[0]] - r.t > self.max_age_s
+            or (k[0] != self.party and t - r.t > self.max_hold_s)
+        ]  # fmt: skip
+        for key in stale:
             del self.reports[key]
             self._leave(key)
         keys = [k for k, r in self.reports.items() if r.t <= t]
