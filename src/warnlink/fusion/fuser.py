@@ -68,7 +68,6 @@ class _Aligned:
 @dataclass
 class _Prediction:
     t: float
-    members: frozenset[Key]
     impact: GroundPoint | None
     orbit: Orbit | None
 
@@ -293,15 +292,13 @@ class Fuser:
         pb: F64,
         coasting: NDArray[np.bool_],
     ) -> None:
-        """Impact and orbit of the multi-member system tracks whose prediction is older
-        than predict_interval_s or made of other members, in one vectorised call."""
+        """Impact and orbit of the multi-member system tracks whose prediction is
+        predict_interval_s old (or from a later time), in one vectorised call: at most one
+        prediction per system track per interval, as EstimateMaker does per track."""
         due = []
-        for j, (s, _) in enumerate(systems):
-            members = frozenset(s.members.values())
+        for j, (s, rows) in enumerate(systems):
             p = s.prediction
-            if len(members) > 1 and (
-                p is None or p.members != members or t - p.t >= self.predict_interval_s
-            ):
+            if len(rows) > 1 and (p is None or not 0.0 <= t - p.t < self.predict_interval_s):
                 due.append(j)
         if not due:
             return
@@ -312,7 +309,7 @@ class Fuser:
         )
         for j, (impact, orbit) in zip(due, made, strict=True):
             s = systems[j][0]
-            s.prediction = _Prediction(t, frozenset(s.members.values()), impact, orbit)
+            s.prediction = _Prediction(t, impact, orbit)
 
     def _launch(self, points: list[GroundPoint]) -> GroundPoint | None:
         """Covariance intersection of launch points: east, north (in the plane of the
