@@ -152,7 +152,9 @@ def test_one_contributor_carries_its_own_estimates(scored: Callable[[str], Pictu
         singles: list[FusedTrack] = [f for f in picture if len(f.contributors) == 1]
         for f in singles:
             own = latest[f.contributors[0]]
-            assert (f.estimate.impact, f.estimate.launch) == (own.impact, own.launch), t
+            e = f.estimate
+            assert (e.impact, e.launch, e.orbit) == (own.impact, own.launch, own.orbit), t
+            assert e.predicted_from_t == own.predicted_from_t
             checked += 1
     assert checked > 50
 

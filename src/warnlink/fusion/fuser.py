@@ -7,7 +7,8 @@ time (align); tracks already fused together stay together unless their gate fail
 state is the covariance intersection of its members (ci); its impact and orbit are
 predicted from that state (at most once per `predict_interval_s` per system track),
 its launch is the intersection of the members' launch points. A system track of one
-member carries that member's own estimates unchanged: sharing never makes a party worse.
+member carries that member's own estimates unchanged, so a track only one party holds is
+exactly what that party said of it.
 """
 
 from __future__ import annotations
@@ -202,14 +203,13 @@ class Fuser:
                 taken.add(a)
             for a, k in enumerate(mine):
                 if a not in taken:
-                    self._start([k])
+                    self._start(k)
 
-    def _start(self, keys: list[Key]) -> None:
+    def _start(self, key: Key) -> None:
         sid = f"F{self._next_id}"
         self._next_id += 1
-        self._systems[sid] = _System(sid, {k[0]: k for k in keys})
-        for k in keys:
-            self._system_of[k] = sid
+        self._systems[sid] = _System(sid, {key[0]: key})
+        self._system_of[key] = sid
 
     # -- estimates ------------------------------------------------------------------------
 
@@ -221,6 +221,9 @@ class Fuser:
         aligned: _Aligned,
         pb: F64,
     ) -> list[FusedTrack]:
+        """The picture's records. A system track's boost probability is its members'
+        mean with the intersection's weights (the state that counts most speaks for the
+        phase); it is coasting once any member is: that party saw the motor last burn."""
         n = len(systems)
         xf, Pf = np.zeros((n, N_STATE)), np.zeros((n, N_STATE, N_STATE))
         bf, coasting = np.zeros(n), np.zeros(n, bool)
@@ -238,7 +241,8 @@ class Fuser:
             pred_t: float | None
             if len(rows) == 1:
                 one = members[0]
-                impact, orbit, launch, pred_t = one.impact, one.orbit, one.launch, one.t
+                impact, orbit, launch = one.impact, one.orbit, one.launch
+                pred_t = one.predicted_from_t
             else:
                 pred = s.prediction
                 impact, orbit = (pred.impact, pred.orbit) if pred else (None, None)
