@@ -6,9 +6,10 @@ time (align); tracks already fused together stay together unless their gate fail
 (associate: gate and one-to-one assignment), or start new ones. Each system track's
 state is the covariance intersection of its members (ci); its impact and orbit are
 predicted from that state (at most once per `predict_interval_s` per system track),
-its launch is the intersection of the members' launch points. A system track of one
-member carries that member's own estimates unchanged, so a track only one party holds is
-exactly what that party said of it.
+its launch is the intersection of the members' launch points. When the intersection is
+one member's state (a system track of one member, or one whose other members add
+nothing), the system track carries that member's own estimates unchanged: a track only
+one party holds is exactly what that party said of it.
 """
 
 from __future__ import annotations
@@ -227,27 +228,29 @@ class Fuser:
         n = len(systems)
         xf, Pf = np.zeros((n, N_STATE)), np.zeros((n, N_STATE, N_STATE))
         bf, coasting = np.zeros(n), np.zeros(n, bool)
+        sole: list[SharedTrack | None] = []  # the member whose state the fused one is
         for j, (_, rows) in enumerate(systems):
             xf[j], Pf[j], w = aligned.fuse(rows)
             bf[j] = float(w @ pb[rows])
             coasting[j] = any(reports[i].coasting for i in rows)
-        self._predict(t, systems, xf, Pf, bf, coasting)
+            sole.append(reports[rows[int(np.argmax(w))]] if w.max() == 1.0 else None)
+        mixed = np.array([one is None for one in sole], bool)
+        self._predict(t, systems, mixed, xf, Pf, bf, coasting)
         r, v = eci_to_ecef(np.full(n, t), xf[:, :3], xf[:, 3:6])
         jac = eci_to_ecef_jacobian(np.full(n, t))
         cov = jac @ Pf[:, :6, :6] @ np.transpose(jac, (0, 2, 1))
         out = []
         for j, (s, rows) in enumerate(systems):
             members = [reports[i] for i in rows]
+            launch = self._launch([m.launch for m in members if m.launch is not None])
             pred_t: float | None
-            if len(rows) == 1:
-                one = members[0]
-                impact, orbit, launch = one.impact, one.orbit, one.launch
-                pred_t = one.predicted_from_t
+            one = sole[j]
+            if one is not None:  # the intersection is this member's state: its own estimates
+                impact, orbit, pred_t = one.impact, one.orbit, one.predicted_from_t
             else:
                 pred = s.prediction
                 impact, orbit = (pred.impact, pred.orbit) if pred else (None, None)
                 pred_t = pred.t if pred else None
-                launch = self._launch([m.launch for m in members if m.launch is not None])
             log_k_sigma = float(np.sqrt(max(Pf[j, LOG_K, LOG_K], 0.0)))
             hd, hs = heading(t, xf[j], Pf[j])
             orbital = orbit is not None and orbit.probability > ORBITAL_PHASE
@@ -291,18 +294,20 @@ class Fuser:
         self,
         t: float,
         systems: list[tuple[_System, list[int]]],
+        mixed: NDArray[np.bool_],
         x: F64,
         P: F64,
         pb: F64,
         coasting: NDArray[np.bool_],
     ) -> None:
-        """Impact and orbit of the multi-member system tracks whose prediction is
-        predict_interval_s old (or from a later time), in one vectorised call: at most one
-        prediction per system track per interval, as EstimateMaker does per track."""
+        """Impact and orbit of the system tracks whose state mixes members' (`mixed`)
+        and whose prediction is predict_interval_s old (or from a later time), in one
+        vectorised call: at most one prediction per system track per interval, as
+        EstimateMaker does per track."""
         due = []
-        for j, (s, rows) in enumerate(systems):
+        for j, (s, _) in enumerate(systems):
             p = s.prediction
-            if len(rows) > 1 and (p is None or not 0.0 <= t - p.t < self.predict_interval_s):
+            if mixed[j] and (p is None or not 0.0 <= t - p.t < self.predict_interval_s):
                 due.append(j)
         if not due:
             return
