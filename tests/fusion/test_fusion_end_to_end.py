@@ -152,6 +152,29 @@ def test_one_contributor_carries_its_own_estimates(scored: Callable[[str], Pictu
         singles: list[FusedTrack] = [f for f in picture if len(f.contributors) == 1]
         for f in singles:
             own = latest[f.contributors[0]]
-            assert (f.estimate.impact, f.estimate.launch) == (own.impact, own.launch), t
+            e = f.estimate
+            assert (e.impact, e.launch, e.orbit) == (own.impact, own.launch, own.orbit), t
+            assert e.predicted_from_t == own.predicted_from_t
             checked += 1
     assert checked > 50
+
+
+def test_wide_infrared_boost_tracks_join_the_radar_tracks(
+    scored: Callable[[str], Pictures],
+) -> None:
+    pics = scored(IRBM)
+    run, labels = pics.rep.run, pics.rep.labels
+    latest: dict[tuple[str, str], SharedTrack] = {}
+    together = apart = 0
+    for (_, reports), (_, picture) in zip(run.batches, pics.fused_tracks, strict=True):
+        latest.update({(r.party, r.track): r for r in reports})
+        system = {k: f.system_id for f in picture for k in f.contributors}
+        on_rv = [k for k in system if attribute([k], run.fed_by, labels) == "L1/RV"]
+        infrared = [k for k in on_rv if latest[k].sources == ["infrared"]]
+        radar = [k for k in on_rv if "radar" in latest[k].sources and k[0] != "US"]
+        for a in infrared:
+            assert latest[a].boost_probability > 0.5
+            for b in radar:
+                together += system[a] == system[b]
+                apart += system[a] != system[b]
+    assert together >= 20 and apart == 0

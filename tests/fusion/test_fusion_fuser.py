@@ -31,6 +31,7 @@ def test_one_contributor_is_passed_through() -> None:
     assert f.system_id == "F1" and f.contributors == [("KR", "T1")] and f.parties == ["KR"]
     e = f.estimate
     assert (e.impact, e.launch, e.orbit) == (s.impact, s.launch, s.orbit)
+    assert e.predicted_from_t == s.predicted_from_t == own.predicted_from_t == 100.0
     assert e.track == "F1" and e.status == "confirmed" and e.sources == ["radar"]
     np.testing.assert_allclose(e.ecef_m, own.ecef_m, rtol=0, atol=1e-6)
     np.testing.assert_allclose(e.cov_ecef, own.cov_ecef, rtol=1e-9)

@@ -57,25 +57,31 @@ def _moves(n: int) -> F64:
     return np.array([eye[i] - eye[j] for i in range(n) for j in range(n) if i != j])
 
 
-def _costs(W: F64, infos: F64, sel: Index) -> F64:
-    """Log-determinant of the selected block of the fused covariance for weights W (k, n);
-    inf where the fused information is singular."""
+def _costs(W: F64, infos: F64, rest: Index) -> F64:
+    """Log-determinant of the chosen block of the fused covariance for weights W (k, n),
+    inf where the fused information is not positive definite.
+
+    With Y the fused information and r the rows outside the block, the block of Y^-1 is
+    the inverse of Y's Schur complement, so its log-determinant is
+    logdet Y_rr - logdet Y: two batched determinants, no inverse.
+    """
     Y = np.einsum("kn,nij->kij", W, infos)
-    out = np.full(len(W), np.inf)
-    ok = np.linalg.eigvalsh(Y)[:, 0] > 0.0
-    if ok.any():
-        sign, logdet = np.linalg.slogdet(np.linalg.inv(Y[ok])[:, sel][:, :, sel])
-        out[ok] = np.where(sign > 0, logdet, np.inf)
-    return out
+    sign, logdet = np.linalg.slogdet(Y)
+    out = np.where(sign > 0, -logdet, np.inf)
+    if len(rest):
+        sign_r, logdet_r = np.linalg.slogdet(Y[:, rest][:, :, rest])
+        out = np.where(sign_r > 0, out + logdet_r, np.inf)
+    return np.asarray(out, float)
 
 
 def weights(infos: F64, block: Index | None = None) -> F64:
     """Covariance-intersection weights (n,) of informations (n, d, d) that minimise the
     log-determinant of the block of the fused covariance."""
     n = len(infos)
-    sel = np.arange(infos.shape[1]) if block is None else block
+    every = np.arange(infos.shape[1])
+    rest = every[:0] if block is None else np.setdiff1d(every, block)
     W = _lattice(n)
-    c = _costs(W, infos, sel)
+    c = _costs(W, infos, rest)
     best = int(np.argmin(c))  # ties go to the first: a vertex
     w, cw = W[best], c[best]
     step = 1.0 / LATTICE
@@ -85,7 +91,7 @@ def weights(infos: F64, block: Index | None = None) -> F64:
         cand = w + step * moves
         cand = cand[(cand >= 0.0).all(axis=1)]
         if len(cand):
-            cc = _costs(cand, infos, sel)
+            cc = _costs(cand, infos, rest)
             i = int(np.argmin(cc))
             if cc[i] < cw:
                 w, cw = cand[i], cc[i]

@@ -6,8 +6,10 @@ time (align); tracks already fused together stay together unless their gate fail
 (associate: gate and one-to-one assignment), or start new ones. Each system track's
 state is the covariance intersection of its members (ci); its impact and orbit are
 predicted from that state (at most once per `predict_interval_s` per system track),
-its launch is the intersection of the members' launch points. A system track of one
-member carries that member's own estimates unchanged: sharing never makes a party worse.
+its launch is the intersection of the members' launch points. When the intersection is
+one member's state (a system track of one member, or one whose other members add
+nothing), the system track carries that member's own estimates unchanged: a track only
+one party holds is exactly what that party said of it.
 """
 
 from __future__ import annotations
@@ -68,7 +70,6 @@ class _Aligned:
 @dataclass
 class _Prediction:
     t: float
-    members: frozenset[Key]
     impact: GroundPoint | None
     orbit: Orbit | None
 
@@ -218,14 +219,13 @@ class Fuser:
                 taken.add(a)
             for a, k in enumerate(mine):
                 if a not in taken:
-                    self._start([k])
+                    self._start(k)
 
-    def _start(self, keys: list[Key]) -> None:
+    def _start(self, key: Key) -> None:
         sid = f"F{self._next_id}"
         self._next_id += 1
-        self._systems[sid] = _System(sid, {k[0]: k for k in keys})
-        for k in keys:
-            self._system_of[k] = sid
+        self._systems[sid] = _System(sid, {key[0]: key})
+        self._system_of[key] = sid
 
     # -- estimates ------------------------------------------------------------------------
 
@@ -237,29 +237,35 @@ class Fuser:
         aligned: _Aligned,
         pb: F64,
     ) -> list[FusedTrack]:
+        """The picture's records. A system track's boost probability is its members'
+        mean with the intersection's weights (the state that counts most speaks for the
+        phase); it is coasting once any member is: that party saw the motor last burn."""
         n = len(systems)
         xf, Pf = np.zeros((n, N_STATE)), np.zeros((n, N_STATE, N_STATE))
         bf, coasting = np.zeros(n), np.zeros(n, bool)
+        sole: list[SharedTrack | None] = []  # the member whose state the fused one is
         for j, (_, rows) in enumerate(systems):
             xf[j], Pf[j], w = aligned.fuse(rows)
             bf[j] = float(w @ pb[rows])
             coasting[j] = any(reports[i].coasting for i in rows)
-        self._predict(t, systems, xf, Pf, bf, coasting)
+            sole.append(reports[rows[int(np.argmax(w))]] if w.max() == 1.0 else None)
+        mixed = np.array([one is None for one in sole], bool)
+        self._predict(t, systems, mixed, xf, Pf, bf, coasting)
         r, v = eci_to_ecef(np.full(n, t), xf[:, :3], xf[:, 3:6])
         jac = eci_to_ecef_jacobian(np.full(n, t))
         cov = jac @ Pf[:, :6, :6] @ np.transpose(jac, (0, 2, 1))
         out = []
         for j, (s, rows) in enumerate(systems):
             members = [reports[i] for i in rows]
+            launch = self._launch([m.launch for m in members if m.launch is not None])
             pred_t: float | None
-            if len(rows) == 1:
-                one = members[0]
-                impact, orbit, launch, pred_t = one.impact, one.orbit, one.launch, one.t
+            one = sole[j]
+            if one is not None:  # the intersection is this member's state: its own estimates
+                impact, orbit, pred_t = one.impact, one.orbit, one.predicted_from_t
             else:
                 pred = s.prediction
                 impact, orbit = (pred.impact, pred.orbit) if pred else (None, None)
                 pred_t = pred.t if pred else None
-                launch = self._launch([m.launch for m in members if m.launch is not None])
             log_k_sigma = float(np.sqrt(max(Pf[j, LOG_K, LOG_K], 0.0)))
             hd, hs = heading(t, xf[j], Pf[j])
             orbital = orbit is not None and orbit.probability > ORBITAL_PHASE
@@ -303,20 +309,20 @@ class Fuser:
         self,
         t: float,
         systems: list[tuple[_System, list[int]]],
+        mixed: NDArray[np.bool_],
         x: F64,
         P: F64,
         pb: F64,
         coasting: NDArray[np.bool_],
     ) -> None:
-        """Impact and orbit of the multi-member system tracks whose prediction is older
-        than predict_interval_s or made of other members, in one vectorised call."""
+        """Impact and orbit of the system tracks whose state mixes members' (`mixed`)
+        and whose prediction is predict_interval_s old (or from a later time), in one
+        vectorised call: at most one prediction per system track per interval, as
+        EstimateMaker does per track."""
         due = []
         for j, (s, _) in enumerate(systems):
-            members = frozenset(s.members.values())
             p = s.prediction
-            if len(members) > 1 and (
-                p is None or p.members != members or t - p.t >= self.predict_interval_s
-            ):
+            if mixed[j] and (p is None or not 0.0 <= t - p.t < self.predict_interval_s):
                 due.append(j)
         if not due:
             return
@@ -327,7 +333,7 @@ class Fuser:
         )
         for j, (impact, orbit) in zip(due, made, strict=True):
             s = systems[j][0]
-            s.prediction = _Prediction(t, frozenset(s.members.values()), impact, orbit)
+            s.prediction = _Prediction(t, impact, orbit)
 
     def _launch(self, points: list[GroundPoint]) -> GroundPoint | None:
         """Covariance intersection of launch points: east, north (in the plane of the

@@ -35,6 +35,7 @@ class SharedTrack(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     orbit: Orbit | None
     measured_wall: float = 0.0  # unix time the newest measurement in it reached the origin
     deleted: bool = False  # the origin deleted the track: partners drop it
+    predicted_from_t: float | None = None  # time of the state launch/impact/orbit come from
 
 
 class ReportError(ValueError):
@@ -75,6 +76,7 @@ def shared_tracks(
                 launch=est.launch if est else None,
                 impact=est.impact if est else None,
                 orbit=est.orbit if est else None,
+                predicted_from_t=est.predicted_from_t if est else None,
                 measured_wall=measured_wall,
                 deleted=u.status == "deleted",
             )
