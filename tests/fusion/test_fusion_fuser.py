@@ -111,3 +111,27 @@ def test_a_member_leaves_only_after_repeated_gate_failures() -> None:
         if t < 103.0:  # kept through two failures: one bad update does not split a track
             assert pic == {"F1": [("KR", "T1"), ("US", "T9")]}
     assert pic == {"F1": [("KR", "T1")], "F2": [("US", "T9")]}  # the first member keeps F1
+
+
+def test_system_tracks_of_different_parties_merge_once_they_meet() -> None:
+    fuser = Fuser("US")
+    fuser.add(report("US", "T2", 100.0))
+    fuser.add(report("KR", "T3", 100.0))
+    fuser.add(report("KR", "T4", 100.0, shift_m=30e3))  # KR's new track, far at first
+    pic = {f.system_id: f.contributors for f in fuser.picture(100.0)}
+    assert pic == {"F1": [("KR", "T3"), ("US", "T2")], "F2": [("KR", "T4")]}
+    # KR's T3 drifts off (to the spent stage) and its T4 comes onto US's T2
+    for t in (101.0, 102.0, 103.0, 104.0):
+        fuser.add(report("US", "T2", t))
+        fuser.add(report("KR", "T3", t, shift_m=30e3))
+        fuser.add(report("KR", "T4", t, shift_m=20.0))
+        pic = {f.system_id: f.contributors for f in fuser.picture(t)}
+    assert pic["F1"] == [("KR", "T4"), ("US", "T2")], pic
+    assert [("KR", "T3")] in pic.values() and "F2" not in pic
+
+
+def test_system_tracks_holding_the_same_party_never_merge() -> None:
+    fuser = Fuser("US")
+    fuser.add(report("US", "T1", 100.0))
+    fuser.add(report("US", "T2", 100.0, shift_m=10.0))  # two of its own tracks, one place
+    assert len(fuser.picture(100.0)) == 2

@@ -132,11 +132,42 @@ class Series:
         off = east_north_offset(self.lat, self.lon, np.full(n, lat), np.full(n, lon))
         return np.asarray(mahalanobis2(off, self.cov) <= ellipse_threshold(self.confidence))
 
-    def at(self, grid: F64, err: F64) -> F64:
-        """The error of the latest estimate known at each grid time (NaN: none, or stale)."""
-        i = np.searchsorted(self.known_t, grid, side="right") - 1
-        ok = (i >= 0) & (grid - self.known_t[np.maximum(i, 0)] <= MAX_AGE_S)
-        return np.where(ok, err[np.maximum(i, 0)], np.nan) if len(err) else grid * np.nan
+
+# (track of the picture, time, impact estimate, RV measurements behind it, parties in it)
+Row = tuple[str, float, GroundPoint, int, frozenset[str]]
+
+
+def best_on_grid(
+    rows: list[Row], grid: F64, lat: float, lon: float
+) -> tuple[F64, list[frozenset[str]]]:
+    """Impact error, at each grid time, of the picture's estimate of the RV: of the tracks
+    with an estimate no older than MAX_AGE_S, the one most RV measurements stand behind
+    (a radar that cannot resolve the RV from its stage holds two tracks fed by both; an
+    operator follows the one with the evidence). NaN where the picture has none; with the
+    parties whose tracks made the estimate chosen at each time."""
+    by_track: dict[str, list[tuple[float, GroundPoint, int, frozenset[str]]]] = defaultdict(list)
+    for track, t, g, n, parties in rows:
+        by_track[track].append((t, g, n, parties))
+    err = np.full((len(by_track), len(grid)), np.nan)
+    evidence = np.full((len(by_track), len(grid)), -1)
+    index = np.zeros((len(by_track), len(grid)), np.intp)
+    tracks = list(by_track.values())
+    for k, items in enumerate(tracks):
+        items.sort(key=lambda r: r[0])
+        s = Series.of([(t, g) for t, g, _, _ in items])
+        i = np.searchsorted(s.known_t, grid, side="right") - 1
+        index[k] = np.maximum(i, 0)
+        fresh = (i >= 0) & (grid - s.known_t[index[k]] <= MAX_AGE_S)
+        err[k] = np.where(fresh, s.errors(lat, lon)[index[k]], np.nan)
+        evidence[k] = np.where(fresh, np.array([n for _, _, n, _ in items])[index[k]], -1)
+    if not tracks:
+        return np.full(len(grid), np.nan), [frozenset()] * len(grid)
+    best = np.argmax(evidence, axis=0)
+    cols = np.arange(len(grid))
+    out: F64 = err[best, cols]
+    who = [tracks[b][index[b, j]][3] if evidence[b, j] >= 0 else frozenset()
+           for j, b in enumerate(best.tolist())]  # fmt: skip
+    return out, who
 
 
 def _first(times: list[float], launch_t: float) -> float | None:
@@ -252,6 +283,7 @@ def score(
             if e.measurement is not None:
                 fed_by[(p, e.track)].append(e.measurement)
     owners: dict[frozenset[Key], str | None] = {}
+    behind: dict[tuple[frozenset[Key], str], int] = {}
 
     def owner(keys: list[Key]) -> str | None:
         key = frozenset(keys)
@@ -259,81 +291,84 @@ def score(
             owners[key] = attribute(keys, fed_by, labels)
         return owners[key]
 
+    def evidence(keys: list[Key], obj: str) -> int:
+        key = (frozenset(keys), obj)
+        if key not in behind:
+            behind[key] = sum(labels.get(m) == obj for k in keys for m in fed_by.get(k, ()))
+        return behind[key]
+
     result: dict[str, Any] = {"flights": {}, "parties": {}}
-    matched: dict[str, dict[str, list[str | None]]] = {
-        p: {
-            "own": [owner([(p, e.track)]) for e in out.own],
-            "fused": [owner([(a, b) for a, b in f.contributors]) for f in out.fused],
-            "received": [owner([(r.origin, r.track)]) for r in out.received],
-        }
-        for p, out in outputs.items()
-    }
     for fl in flights(truth):
         fr: dict[str, Any] = {"launch_t": fl.launch_t, "rv": fl.rv, "parties": {}}
         if fl.impact is not None:
             fr["impact"] = {"t": fl.impact[0], "lat": fl.impact[1], "lon": fl.impact[2]}
         grid = np.arange(fl.launch_t, (fl.impact[0] if fl.impact else t_end), GRID_S)
         on_grid: dict[str, dict[str, F64]] = {}
+        holds: dict[str, list[frozenset[str]]] = {}
         for p, out in outputs.items():
-            m = matched[p]
-            own_t = [e.t for e, o in zip(out.own, m["own"], strict=True)
-                     if o in fl.objects and e.status == "confirmed"]  # fmt: skip
-            own_imp = [(e.t, e.impact) for e, o in zip(out.own, m["own"], strict=True)
-                       if o == fl.rv and e.impact is not None]  # fmt: skip
-            fus_t = [f.known_t for f, o in zip(out.fused, m["fused"], strict=True)
-                     if o in fl.objects]  # fmt: skip
-            rv_fused = [(f, f.estimate.impact) for f, o in zip(out.fused, m["fused"], strict=True)
-                        if o == fl.rv and f.estimate.impact is not None]  # fmt: skip
-            fus_imp = [(f.known_t, g) for f, g in rv_fused]
-            rep_t = [r.known_t for r, o in zip(out.received, m["received"], strict=True)
-                     if o in fl.objects]  # fmt: skip
+            own = [(e, [(p, e.track)]) for e in out.own]
+            fused = [(f, [(a, b) for a, b in f.contributors]) for f in out.fused]
+            own_rows: list[Row] = [
+                (e.track, e.t, e.impact, evidence(k, fl.rv), frozenset([p]))
+                for e, k in own
+                if e.impact is not None and owner(k) == fl.rv
+            ]
+            fused_rows: list[Row] = []
+            state_rows: list[Row] = []  # the same, by the time of the fused state
+            for f, k in fused:
+                if f.estimate.impact is not None and owner(k) == fl.rv:
+                    n, who = evidence(k, fl.rv), frozenset(f.parties)
+                    fused_rows.append((f.system_id, f.known_t, f.estimate.impact, n, who))
+                    state_rows.append((f.system_id, f.estimate.t, f.estimate.impact, n, who))
             pr: dict[str, Any] = {
                 "first_detection_s": _first([detections[(p, fl.id)]], fl.launch_t)
                 if (p, fl.id) in detections else None,
-                "first_report_s": _first(rep_t, fl.launch_t),
-                "first_own_track_s": _first(own_t, fl.launch_t),
-                "first_own_impact_s": _first([t for t, _ in own_imp], fl.launch_t),
-                "first_fused_track_s": _first(fus_t, fl.launch_t),
-                "first_fused_impact_s": _first([t for t, _ in fus_imp], fl.launch_t),
+                "first_report_s": _first([r.known_t for r in out.received
+                                          if owner([(r.origin, r.track)]) in fl.objects],
+                                         fl.launch_t),
+                "first_own_track_s": _first([e.t for e, k in own if e.status == "confirmed"
+                                             and owner(k) in fl.objects], fl.launch_t),
+                "first_own_impact_s": _first([r[1] for r in own_rows], fl.launch_t),
+                "first_fused_track_s": _first([f.known_t for f, k in fused
+                                               if owner(k) in fl.objects], fl.launch_t),
+                "first_fused_impact_s": _first([r[1] for r in fused_rows], fl.launch_t),
             }  # fmt: skip
             on_grid[p] = {}
             if fl.impact is not None:
                 _, lat, lon = fl.impact
-                for name, rows in (("own", own_imp), ("fused", fus_imp)):
-                    s = Series.of([(t, g) for t, g in rows if g is not None])
-                    err = s.errors(lat, lon)
-                    on_grid[p][name] = s.at(grid, err)
-                    keep = np.searchsorted(s.known_t, np.arange(fl.launch_t, t_end, GRID_S))
-                    keep = np.unique(np.clip(keep, 0, max(len(err) - 1, 0)))
+                for name, rows in (("own", own_rows), ("fused", fused_rows)):
+                    on_grid[p][name] = err = best_on_grid(rows, grid, lat, lon)[0]
+                    has = ~np.isnan(err)
                     pr[f"{name}_impact_error"] = {
-                        "t": (s.known_t[keep] - fl.launch_t).round(2).tolist() if len(err) else [],
-                        "error_m": err[keep].round(1).tolist() if len(err) else [],
+                        "t": (grid[has] - fl.launch_t).round(1).tolist(),
+                        "error_m": err[has].round(1).tolist(),
                     }
-                    inside = s.inside(lat, lon)
+                    inside = Series.of([(t, g) for _, t, g, _, _ in rows]).inside(lat, lon)
                     pr[f"{name}_coverage"] = {"n": len(inside), "inside": int(inside.sum())}
                 # accuracy alone, like for like with own estimates: by the state's time
-                by_state = Series.of([(f.estimate.t, g) for f, g in rv_fused if g is not None])
-                on_grid[p]["fused_state"] = by_state.at(grid, by_state.errors(lat, lon))
+                on_grid[p]["fused_state"], holds[p] = best_on_grid(state_rows, grid, lat, lon)
                 pr["error_at_m"] = {
                     f"{int(dt)}": {
-                        name: (None if np.isnan(v := float(on_grid[p][name][k])) else round(v, 1))
+                        name: (None if np.isnan(v := float(on_grid[p][name][at])) else round(v, 1))
                         for name in ("own", "fused")
                     }
                     for dt in ERROR_AT_S
-                    if (k := round(dt / GRID_S)) < len(grid)
+                    if (at := round(dt / GRID_S)) < len(grid)
                 }  # fmt: skip
             fr["parties"][p] = pr
         for p in outputs:
             if fl.impact is None:
                 continue
-            fused = on_grid[p]["fused_state"]
+            fused_err = on_grid[p]["fused_state"]
             versus = {}
             for q in outputs:
-                own = on_grid[q]["own"]
-                both = ~np.isnan(fused) & ~np.isnan(own)
+                own_err = on_grid[q]["own"]
+                # a partner's own estimate is what p could have had only while p held it
+                held = np.array([q == p or q in who for who in holds[p]], bool)
+                both = ~np.isnan(fused_err) & ~np.isnan(own_err) & held
                 if both.any():
-                    versus[q] = {"n": int(both.sum()), "fused_rms_m": _rms(fused[both]),
-                                 "own_rms_m": _rms(own[both])}  # fmt: skip
+                    versus[q] = {"n": int(both.sum()), "fused_rms_m": _rms(fused_err[both]),
+                                 "own_rms_m": _rms(own_err[both])}  # fmt: skip
             fr["parties"][p]["fused_vs_own"] = versus
         result["flights"][fl.id] = fr
     end_wall = max((e.wall for out in outputs.values() for e in out.events), default=0.0)

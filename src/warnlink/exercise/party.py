@@ -77,7 +77,7 @@ class Party:
         self.scans = list(scans(read_measurements(Path(plan.measurements), catalogue, self.inputs)))
         self.tracker = Tracker(catalogue, TrackerConfig())
         self.maker = EstimateMaker(plan.confidence, plan.predict_interval_s)
-        self.fuser = Fuser(plan.party, plan.confidence, predict_interval_s=plan.predict_interval_s)
+        self.fuser = Fuser(plan.party, plan.confidence)
         self.node: Node | None = None
         if plan.hub is not None and plan.pki is not None:
             self.node = Node(Path(plan.pki), plan.party, HubAddress.parse(plan.hub), self.data)

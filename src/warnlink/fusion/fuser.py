@@ -4,12 +4,12 @@ Per picture time: reports too old or deleted are dropped; the rest are aligned t
 time (align); tracks already fused together stay together unless their gate fails
 `max_gate_misses` pictures running; the others join system tracks one party at a time
 (associate: gate and one-to-one assignment), or start new ones. Each system track's
-state is the covariance intersection of its members (ci); its impact and orbit are
-predicted from that state (at most once per `predict_interval_s` per system track),
-its launch is the intersection of the members' launch points. When the intersection is
-one member's state (a system track of one member, or one whose other members add
-nothing), the system track carries that member's own estimates unchanged: a track only
-one party holds is exactly what that party said of it.
+state is the covariance intersection of its members (ci); its launch and impact points
+are the intersections of the members' own (each predicted by its origin from its full
+state: re-predicting the fused state instead measured worse, since the members' impact
+uncertainty is mostly the common ballistic-coefficient prior, and cost a party more
+computing than its own tracking); its orbit is the members' likeliest. A track only one
+party holds is exactly what that party said of it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from warnlink.formats.records import Estimate, GroundPoint, Orbit, vec3
+from warnlink.formats.records import Estimate, GroundPoint, vec3
 from warnlink.fusion.align import align
 from warnlink.fusion.associate import GATE_6DOF, assign, distance2
 from warnlink.fusion.ci import covariance_intersection
@@ -29,7 +29,6 @@ from warnlink.track.ellipse import ground_point
 from warnlink.track.estimates import BOOST_PHASE, K_OBSERVABLE, ORBITAL_PHASE
 from warnlink.track.launch import heading
 from warnlink.track.manager import TrackerConfig
-from warnlink.track.predict import predict_impacts
 from warnlink.track.state import LOG_K, N_STATE, POS, VEL, eci_to_ecef_jacobian
 
 F64 = NDArray[np.float64]
@@ -68,18 +67,10 @@ class _Aligned:
 
 
 @dataclass
-class _Prediction:
-    t: float
-    impact: GroundPoint | None
-    orbit: Orbit | None
-
-
-@dataclass
 class _System:
     id: str
     members: dict[str, Key]  # party -> its track in this system track
     misses: dict[Key, int] = field(default_factory=dict)  # pictures running outside the gate
-    prediction: _Prediction | None = None
 
 
 class Fuser:
@@ -93,7 +84,6 @@ class Fuser:
         max_hold_s: float = 30.0,
         gate: float = GATE_6DOF,
         max_gate_misses: int = 3,
-        predict_interval_s: float = 1.0,
         tracker: TrackerConfig | None = None,
     ) -> None:
         self.party = party
@@ -102,7 +92,6 @@ class Fuser:
         self.max_hold_s = max_hold_s
         self.gate = gate
         self.max_gate_misses = max_gate_misses
-        self.predict_interval_s = predict_interval_s
         self.tracker = tracker or TrackerConfig()
         self.reports: dict[Key, SharedTrack] = {}
         self._systems: dict[str, _System] = {}
@@ -150,6 +139,7 @@ class Fuser:
         row = {k: i for i, k in enumerate(keys)}
         self._check_members(row, aligned)
         self._join(keys, row, aligned)
+        self._merge(row, aligned)
         fused = []
         for s in self._systems.values():
             rows = sorted(row[k] for k in s.members.values() if k in row)
@@ -221,6 +211,34 @@ class Fuser:
                 if a not in taken:
                     self._start(k)
 
+    def _merge(self, row: dict[Key, int], aligned: _Aligned) -> None:
+        """System tracks of different parties that have come within the gate of each other
+        are one object seen apart (a party's new track after staging started its own
+        system track while its partner's track of the object sat in another): they
+        merge, nearest pairs first, the older id staying."""
+        live = [s for s in self._systems.values() if any(k in row for k in s.members.values())]
+        if len(live) < 2:
+            return
+        fused = [aligned.fuse([row[k] for k in s.members.values() if k in row]) for s in live]
+        x, P = np.array([f[0] for f in fused]), np.array([f[1] for f in fused])
+        d2 = distance2(x, P, x, P)
+        pairs = sorted(
+            (float(d2[i, j]), i, j)
+            for i in range(len(live))
+            for j in range(i + 1, len(live))
+            if d2[i, j] <= self.gate and not live[i].members.keys() & live[j].members.keys()
+        )
+        merged: set[int] = set()
+        for _, i, j in pairs:
+            if i in merged or j in merged:
+                continue
+            keep, drop = sorted((live[i], live[j]), key=lambda s: int(s.id[1:]))
+            for party, key in drop.members.items():
+                keep.members[party] = key
+                self._system_of[key] = keep.id
+            del self._systems[drop.id]
+            merged.update((i, j))
+
     def _start(self, key: Key) -> None:
         sid = f"F{self._next_id}"
         self._next_id += 1
@@ -243,29 +261,23 @@ class Fuser:
         n = len(systems)
         xf, Pf = np.zeros((n, N_STATE)), np.zeros((n, N_STATE, N_STATE))
         bf, coasting = np.zeros(n), np.zeros(n, bool)
-        sole: list[SharedTrack | None] = []  # the member whose state the fused one is
         for j, (_, rows) in enumerate(systems):
             xf[j], Pf[j], w = aligned.fuse(rows)
             bf[j] = float(w @ pb[rows])
             coasting[j] = any(reports[i].coasting for i in rows)
-            sole.append(reports[rows[int(np.argmax(w))]] if w.max() == 1.0 else None)
-        mixed = np.array([one is None for one in sole], bool)
-        self._predict(t, systems, mixed, xf, Pf, bf, coasting)
         r, v = eci_to_ecef(np.full(n, t), xf[:, :3], xf[:, 3:6])
         jac = eci_to_ecef_jacobian(np.full(n, t))
         cov = jac @ Pf[:, :6, :6] @ np.transpose(jac, (0, 2, 1))
         out = []
         for j, (s, rows) in enumerate(systems):
             members = [reports[i] for i in rows]
-            launch = self._launch([m.launch for m in members if m.launch is not None])
-            pred_t: float | None
-            one = sole[j]
-            if one is not None:  # the intersection is this member's state: its own estimates
-                impact, orbit, pred_t = one.impact, one.orbit, one.predicted_from_t
-            else:
-                pred = s.prediction
-                impact, orbit = (pred.impact, pred.orbit) if pred else (None, None)
-                pred_t = pred.t if pred else None
+            launch = self._intersect([m.launch for m in members if m.launch is not None])
+            with_impact = [m for m in members if m.impact is not None]
+            impact = self._intersect([m.impact for m in with_impact if m.impact is not None])
+            orbits = [m.orbit for m in members if m.orbit is not None]
+            orbit = max(orbits, key=lambda o: o.probability) if orbits else None
+            made = [m.predicted_from_t for m in members if m.predicted_from_t is not None]
+            pred_t = max(made) if made else None
             log_k_sigma = float(np.sqrt(max(Pf[j, LOG_K, LOG_K], 0.0)))
             hd, hs = heading(t, xf[j], Pf[j])
             orbital = orbit is not None and orbit.probability > ORBITAL_PHASE
@@ -305,39 +317,12 @@ class Fuser:
             )
         return out
 
-    def _predict(
-        self,
-        t: float,
-        systems: list[tuple[_System, list[int]]],
-        mixed: NDArray[np.bool_],
-        x: F64,
-        P: F64,
-        pb: F64,
-        coasting: NDArray[np.bool_],
-    ) -> None:
-        """Impact and orbit of the system tracks whose state mixes members' (`mixed`)
-        and whose prediction is predict_interval_s old (or from a later time), in one
-        vectorised call: at most one prediction per system track per interval, as
-        EstimateMaker does per track."""
-        due = []
-        for j, (s, _) in enumerate(systems):
-            p = s.prediction
-            if mixed[j] and (p is None or not 0.0 <= t - p.t < self.predict_interval_s):
-                due.append(j)
-        if not due:
-            return
-        # while the motor may still relight, where it comes down is not yet known
-        boost = np.where(coasting[due], pb[due], 1.0)
-        made = predict_impacts(
-            np.full(len(due), t), x[due], P[due], self.confidence, boost_probability=boost
-        )
-        for j, (impact, orbit) in zip(due, made, strict=True):
-            s = systems[j][0]
-            s.prediction = _Prediction(t, impact, orbit)
-
-    def _launch(self, points: list[GroundPoint]) -> GroundPoint | None:
-        """Covariance intersection of launch points: east, north (in the plane of the
-        first) and time; the partners' templates are common, so their errors correlate."""
+    def _intersect(self, points: list[GroundPoint]) -> GroundPoint | None:
+        """Covariance intersection of launch or impact points: east, north (in the plane of
+        the first) and time. Each member predicted its own from its full state and
+        history; their errors correlate through the common ballistic-coefficient prior,
+        the launch templates and the target, which CI allows for. One point passes
+        through unchanged."""
         if len(points) <= 1:
             return points[0] if points else None
         lat0, lon0 = points[0].lat_deg, points[0].lon_deg
