@@ -43,9 +43,10 @@ def innovations(z: F64, zhat: F64, angle_cols: Sequence[int]) -> F64:
     return nu
 
 
-def score(nu: F64, S: F64, mu: F64, gate: float) -> tuple[F64, F64, BOOL]:
-    """Per-model log likelihoods (n, 2, M), mixture costs (n, M) and the gate mask (n, M)."""
-    d2, loglik = log_likelihood(nu, S)
+def score(nu: F64, S: F64, mu: F64, gate: float, S_inv: F64 | None = None) -> tuple[F64, F64, BOOL]:
+    """Per-model log likelihoods (n, 2, M), mixture costs (n, M) and the gate mask (n, M);
+    S_inv: the inverses of S, if the caller has them (the update needs them too)."""
+    d2, loglik = log_likelihood(nu, S, S_inv)
     logw = np.log(np.maximum(mu, 1e-300))[:, :, None] + loglik
     top = logw.max(axis=1)
     cost = -(top + np.log(np.exp(logw - top[:, None, :]).sum(axis=1)))
