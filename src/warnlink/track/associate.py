@@ -130,11 +130,14 @@ def _cluster_beta(cost: F64, feasible: BOOL, pd: float, log_clutter: float) -> F
 
     Clusters are nearly always two tracks and a few plots, so the events are walked on
     Python lists: a numpy call per event or per track would cost more than the walk.
+    The lists hold only the plots some member gates (cols), not all of the scan's.
     """
-    options = [[m for m, ok in enumerate(row) if ok] for row in feasible.tolist()]
+    cols = np.flatnonzero(feasible.any(axis=0))
+    options = [[m for m, ok in enumerate(row) if ok] for row in feasible[:, cols].tolist()]
     if math.prod(len(o) + 1 for o in options) > MAX_JOINT_EVENTS:
         return None
-    gain = (np.log(pd) - cost - log_clutter).tolist()  # log weight of track t taking plot m ...
+    # log weight of track t taking plot m ...
+    gain = (np.log(pd) - cost[:, cols] - log_clutter).tolist()
     miss = float(np.log1p(-pd))  # ... against missing it
     choices = [[(m, g[m]) for m in o] for o, g in zip(options, gain, strict=True)]
     logws: list[float] = []
@@ -157,11 +160,13 @@ def _cluster_beta(cost: F64, feasible: BOOL, pd: float, log_clutter: float) -> F
     logw = np.array(logws)
     w = np.exp(logw - logw.max())
     w /= w.sum()
-    beta = [[0.0] * cost.shape[1] for _ in choices]
+    beta = [[0.0] * cols.size for _ in choices]
     for weight, pairs in zip(w.tolist(), events, strict=True):
         for t, m in pairs:
             beta[t][m] += weight
-    return np.array(beta)
+    out = np.zeros(cost.shape)
+    out[:, cols] = beta
+    return out
 
 
 def wrap(a: F64) -> F64:
