@@ -71,10 +71,10 @@ def assign(
         r_idx, sub_ok = rows[keep_r], sub_ok[keep_r]
         sub = np.where(sub_ok, cost[r_idx][:, cols], INFEASIBLE)
         ri, ci = linear_sum_assignment(sub)
-        for a, b in zip(ri, ci, strict=True):
-            if sub_ok[a, b]:
-                pairs.append((int(r_idx[a]), int(cols[b])))
-                free[cols[b]] = False
+        ok = sub_ok[ri, ci]
+        got = cols[ci[ok]]
+        pairs.extend(zip(r_idx[ri[ok]].tolist(), got.tolist(), strict=True))
+        free[got] = False
     return pairs
 
 
