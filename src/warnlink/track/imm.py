@@ -103,7 +103,10 @@ def predict(
     """
     n = x.shape[0]
     can_relight = since_boost < sw.reignite_window_s
-    x0, P0, cbar = mix(x, P, mu, dt, sw, can_relight)
+    if can_relight.any() or mu[:, BOOST].any():
+        x0, P0, cbar = mix(x, P, mu, dt, sw, can_relight)
+    else:  # every boost model dropped for good (about half the scans): mixing is the identity
+        x0, P0, cbar = x.copy(), P.copy(), mu.copy()
     dropped = ~can_relight & (cbar[:, BOOST] < DROP_PROBABILITY)
     cbar[dropped] = [0.0, 1.0]
     x0[:, BALLISTIC, ACC] = 0.0
