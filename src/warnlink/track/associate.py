@@ -43,9 +43,10 @@ def innovations(z: F64, zhat: F64, angle_cols: Sequence[int]) -> F64:
     return nu
 
 
-def score(nu: F64, S: F64, mu: F64, gate: float) -> tuple[F64, F64, BOOL]:
-    """Per-model log likelihoods (n, 2, M), mixture costs (n, M) and the gate mask (n, M)."""
-    d2, loglik = log_likelihood(nu, S)
+def score(nu: F64, S: F64, mu: F64, gate: float, S_inv: F64 | None = None) -> tuple[F64, F64, BOOL]:
+    """Per-model log likelihoods (n, 2, M), mixture costs (n, M) and the gate mask (n, M);
+    S_inv: the inverses of S, if the caller has them (the update needs them too)."""
+    d2, loglik = log_likelihood(nu, S, S_inv)
     logw = np.log(np.maximum(mu, 1e-300))[:, :, None] + loglik
     top = logw.max(axis=1)
     cost = -(top + np.log(np.exp(logw - top[:, None, :]).sum(axis=1)))
@@ -70,10 +71,10 @@ def assign(
         r_idx, sub_ok = rows[keep_r], sub_ok[keep_r]
         sub = np.where(sub_ok, cost[r_idx][:, cols], INFEASIBLE)
         ri, ci = linear_sum_assignment(sub)
-        for a, b in zip(ri, ci, strict=True):
-            if sub_ok[a, b]:
-                pairs.append((int(r_idx[a]), int(cols[b])))
-                free[cols[b]] = False
+        ok = sub_ok[ri, ci]
+        got = cols[ci[ok]]
+        pairs.extend(zip(r_idx[ri[ok]].tolist(), got.tolist(), strict=True))
+        free[got] = False
     return pairs
 
 
@@ -129,11 +130,14 @@ def _cluster_beta(cost: F64, feasible: BOOL, pd: float, log_clutter: float) -> F
 
     Clusters are nearly always two tracks and a few plots, so the events are walked on
     Python lists: a numpy call per event or per track would cost more than the walk.
+    The lists hold only the plots some member gates (cols), not all of the scan's.
     """
-    options = [[m for m, ok in enumerate(row) if ok] for row in feasible.tolist()]
+    cols = np.flatnonzero(feasible.any(axis=0))
+    options = [[m for m, ok in enumerate(row) if ok] for row in feasible[:, cols].tolist()]
     if math.prod(len(o) + 1 for o in options) > MAX_JOINT_EVENTS:
         return None
-    gain = (np.log(pd) - cost - log_clutter).tolist()  # log weight of track t taking plot m ...
+    # log weight of track t taking plot m ...
+    gain = (np.log(pd) - cost[:, cols] - log_clutter).tolist()
     miss = float(np.log1p(-pd))  # ... against missing it
     choices = [[(m, g[m]) for m in o] for o, g in zip(options, gain, strict=True)]
     logws: list[float] = []
@@ -156,11 +160,13 @@ def _cluster_beta(cost: F64, feasible: BOOL, pd: float, log_clutter: float) -> F
     logw = np.array(logws)
     w = np.exp(logw - logw.max())
     w /= w.sum()
-    beta = [[0.0] * cost.shape[1] for _ in choices]
+    beta = [[0.0] * cols.size for _ in choices]
     for weight, pairs in zip(w.tolist(), events, strict=True):
         for t, m in pairs:
             beta[t][m] += weight
-    return np.array(beta)
+    out = np.zeros(cost.shape)
+    out[:, cols] = beta
+    return out
 
 
 def wrap(a: F64) -> F64:

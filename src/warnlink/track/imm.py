@@ -50,6 +50,7 @@ class Switching:
 
 DROP_PROBABILITY = 1e-6
 AIR_MARGIN_M = 20e3  # a step starting this far above the drag top may still reach the air
+_THRUST_OFF_COV = THRUST_OFF_VAR * np.eye(3)
 
 
 def transition(dt: F64, sw: Switching, can_relight: NDArray[np.bool_]) -> F64:
@@ -102,33 +103,47 @@ def predict(
     """
     n = x.shape[0]
     can_relight = since_boost < sw.reignite_window_s
-    x0, P0, cbar = mix(x, P, mu, dt, sw, can_relight)
+    if can_relight.any() or mu[:, BOOST].any():
+        x0, P0, cbar = mix(x, P, mu, dt, sw, can_relight)
+    else:  # every boost model dropped for good (about half the scans): mixing is the identity
+        x0, P0, cbar = x.copy(), P.copy(), mu.copy()
     dropped = ~can_relight & (cbar[:, BOOST] < DROP_PROBABILITY)
     cbar[dropped] = [0.0, 1.0]
     x0[:, BALLISTIC, ACC] = 0.0
     P0[:, BALLISTIC, ACC, :] = 0.0
     P0[:, BALLISTIC, :, ACC] = 0.0
-    P0[:, BALLISTIC, ACC, ACC] = THRUST_OFF_VAR * np.eye(3)
-    Q = np.stack([process_noise(dt, BOOST, q), process_noise(dt, BALLISTIC, q)], axis=1)
+    P0[:, BALLISTIC, ACC, ACC] = _THRUST_OFF_COV
+    boost = np.flatnonzero(~dropped)
+    nb = boost.size
+    xs, Ps = _live_filters(x0, boost), _live_filters(P0, boost)
+    dts = np.concatenate([dt[boost], dt])
+    Q = np.concatenate([process_noise(dts[:nb], BOOST, q), process_noise(dt, BALLISTIC, q)])
     # k drifts only where drag acts (Mach number, attitude); above the air nothing can
     # change it, and a walk there would only blur a coefficient no sensor can observe
-    r2 = np.einsum("nmi,nmi->nm", x0[:, :, POS], x0[:, :, POS])
+    r2 = np.einsum("ni,ni->n", xs[:, POS], xs[:, POS])
     Q[r2 > (A_WGS84 + DRAG_TOP_M + AIR_MARGIN_M) ** 2, LOG_K, LOG_K] = 0.0
-    live = np.stack([~dropped, np.ones(n, bool)], axis=1).reshape(-1)
     s = 2 * N_STATE + 1
-    thrust = np.repeat(np.tile([1.0, 0.0], n)[live], s)
-    dts = np.repeat(np.repeat(dt, N_MODELS)[live], s)
-    xp = x0.reshape(n * N_MODELS, N_STATE).copy()
-    Pp = P0.reshape(n * N_MODELS, N_STATE, N_STATE).copy()
-    xp[live], Pp[live] = ukf.predict(
-        xp[live],
-        Pp[live],
-        Q.reshape(n * N_MODELS, N_STATE, N_STATE)[live],
-        lambda X: propagate(X, dts, thrust),
-    )
-    x1, P1 = xp.reshape(n, N_MODELS, N_STATE), Pp.reshape(n, N_MODELS, N_STATE, N_STATE)
-    x1[dropped, BOOST], P1[dropped, BOOST] = x1[dropped, BALLISTIC], P1[dropped, BALLISTIC]
-    return x1, P1, cbar
+    thrust = np.zeros((nb + n) * s)
+    thrust[: nb * s] = 1.0
+    xm, Pm = ukf.predict(xs, Ps, Q, lambda X: propagate(X, np.repeat(dts, s), thrust))
+    return _by_track(xm, boost), _by_track(Pm, boost), cbar
+
+
+def _live_filters(a: F64, boost: NDArray[np.intp]) -> F64:
+    """The rows of a (n, 2, ...) whose filters run, model-major: the boost models of the
+    tracks boost, then every ballistic model. Stacking by model costs a few calls per
+    scan where a mask over (track, model) pairs costs several fancy indexings."""
+    return np.concatenate([a[boost, BOOST], a[:, BALLISTIC]])
+
+
+def _by_track(a: F64, boost: NDArray[np.intp]) -> F64:
+    """Rows of _live_filters back to (n, 2, ...); a dropped boost model mirrors the
+    ballistic one."""
+    nb = boost.size
+    out = np.empty((a.shape[0] - nb, N_MODELS, *a.shape[1:]))
+    out[:] = a[nb:, None]
+    out[boost, BOOST] = a[:nb]
+    return out
 
 
 def measure(
@@ -139,30 +154,23 @@ def measure(
     tracks (k,) to measurements (k, s, m), already unwrapped about each filter's centre
     point. A dropped model (mu 0) gets the ballistic model's values, which its state
     mirrors."""
-    n = x.shape[0]
-    live = (mu > 0.0).reshape(-1)
-    X = ukf.sigma_points(
-        x.reshape(n * N_MODELS, N_STATE)[live], P.reshape(n * N_MODELS, N_STATE, -1)[live]
-    )
-    Z = h(X, np.flatnonzero(live) // N_MODELS)
+    boost = np.flatnonzero(mu[:, BOOST] > 0.0)
+    X = ukf.sigma_points(_live_filters(x, boost), _live_filters(P, boost))
+    Z = h(X, np.concatenate([boost, np.arange(x.shape[0])]))
     zl, Sl, Cl = ukf.measurement_moments(X, Z)
-    m = Z.shape[-1]
-    zhat, S, C = (
-        np.empty((n * N_MODELS, m)),
-        np.empty((n * N_MODELS, m, m)),
-        np.empty((n * N_MODELS, N_STATE, m)),
-    )
-    zhat[live], S[live], C[live] = zl, Sl, Cl
-    zhat, S = zhat.reshape(n, N_MODELS, m), S.reshape(n, N_MODELS, m, m)
-    C = C.reshape(n, N_MODELS, N_STATE, m)
-    dropped = mu[:, BOOST] == 0.0
-    zhat[dropped, BOOST], S[dropped, BOOST] = zhat[dropped, BALLISTIC], S[dropped, BALLISTIC]
-    C[dropped, BOOST] = C[dropped, BALLISTIC]
-    return zhat, S, C
+    return _by_track(zl, boost), _by_track(Sl, boost), _by_track(Cl, boost)
 
 
 def update(
-    x: F64, P: F64, mu: F64, C: F64, S: F64, nu: F64, loglik: F64, beta: F64 | None
+    x: F64,
+    P: F64,
+    mu: F64,
+    C: F64,
+    S: F64,
+    nu: F64,
+    loglik: F64,
+    beta: F64 | None,
+    S_inv: F64 | None = None,
 ) -> tuple[F64, F64, F64]:
     """Probabilistic-data-association update of both models of n tracks.
 
@@ -172,8 +180,13 @@ def update(
     outright, for which the terms of the other candidates and of none vanish.
     The covariance grows by the spread of the candidates (association uncertainty made
     honest), and each model's probability is its posterior averaged over the candidates.
+    S_inv: the inverses of S, if the caller has them (gating needed them): the gain is
+    then one product instead of a batched solve.
     """
-    K = np.swapaxes(np.linalg.solve(S, np.swapaxes(C, -1, -2)), -1, -2)  # (n, 2, 10, m)
+    if S_inv is None:
+        K = np.swapaxes(np.linalg.solve(S, np.swapaxes(C, -1, -2)), -1, -2)  # (n, 2, 10, m)
+    else:
+        K = C @ np.swapaxes(S_inv, -1, -2)
     KCt = np.matmul(K, np.swapaxes(C, -1, -2))
     if beta is None:
         nu_bar = nu[:, :, 0]

@@ -154,7 +154,8 @@ class Tracker:
             )  # fmt: skip
             z, zhat, S, C, angles, gate, cover = self._predict_measurements(scan, x, P, mu)
             nu = innovations(z, zhat, angles)
-            loglik, cost, feasible = score(nu, S, mu, gate)
+            S_inv = np.asarray(np.linalg.inv(S), np.float64)  # shared by the gate and the gain
+            loglik, cost, feasible = score(nu, S, mu, gate, S_inv)
             status = tab.status[act]
             is_confirmed = status == CONFIRMED
             confirmed = np.flatnonzero(is_confirmed)
@@ -180,7 +181,7 @@ class Tracker:
                     nu_u, ll_u = nu[hard, :, cols][:, :, None], loglik[hard, :, cols][:, :, None]
                     w = None
                 x[upd], P[upd], mu[upd] = imm.update(
-                    x[upd], P[upd], mu[upd], C[upd], S[upd], nu_u, ll_u, w
+                    x[upd], P[upd], mu[upd], C[upd], S[upd], nu_u, ll_u, w, S_inv[upd]
                 )
                 hit[hard], used[cols] = True, True
                 hit[soft] = beta.sum(axis=1) >= 0.5

@@ -87,11 +87,12 @@ def measurement_moments(X: F64, Z: F64) -> tuple[F64, F64, F64]:
     return zhat, weighted_outer(dz, dz), weighted_outer(dx, dz)
 
 
-def log_likelihood(nu: F64, S: F64) -> tuple[F64, F64]:
+def log_likelihood(nu: F64, S: F64, S_inv: F64 | None = None) -> tuple[F64, F64]:
     """Squared Mahalanobis distances and Gaussian log densities of innovations nu
-    (n, k, M, m) with covariances S (n, k, m, m), one per (n, k) and shared by the M."""
-    S_inv = np.linalg.inv(S)
-    d2 = np.einsum("nkmi,nkmi->nkm", np.matmul(nu, S_inv), nu)
+    (n, k, M, m) with covariances S (n, k, m, m), one per (n, k) and shared by the M;
+    S_inv: their inverses, if the caller has them already."""
+    inv = np.linalg.inv(S) if S_inv is None else S_inv
+    d2 = np.einsum("nkmi,nkmi->nkm", np.matmul(nu, inv), nu)
     _, logdet = np.linalg.slogdet(S)
     m = nu.shape[-1]
     return d2, -0.5 * (d2 + logdet[..., None] + m * np.log(2.0 * np.pi))
