@@ -20,9 +20,11 @@ SCENARIO = Path(__file__).with_name("srbm-short.toml")
 SPEED = "5"  # slow enough that three parties keep up beside the other test worker
 OUTAGE = (100.0, 160.0)
 RELEASED_TO = {"KR": {"US"}, "US": {"KR", "JP"}, "JP": {"KR", "US"}}  # tracks, per origin
-# fused-vs-own RMS may exceed the own by this much: the common grid takes each picture's
-# latest estimate, which can be up to one picture interval older than the own one
-RMS_SLACK = 1.05
+# fused-vs-own RMS (compared by the time of the data behind each estimate) may exceed the
+# own by this much: covariance intersection weighs members by their stated covariances,
+# and a member whose covariance understates its error (tracks of an unresolved RV and
+# stage) can pull the intersection off by a little (tests/fusion allow 1%)
+RMS_SLACK = 1.02
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -170,6 +170,11 @@ def best_on_grid(
     return out, who
 
 
+def _data_t(e: Estimate) -> float:
+    """Time of the newest state an estimate's impact was predicted from."""
+    return e.predicted_from_t if e.predicted_from_t is not None else e.t
+
+
 def _first(times: list[float], launch_t: float) -> float | None:
     return round(min(times) - launch_t, 2) if times else None
 
@@ -308,18 +313,22 @@ def score(
         for p, out in outputs.items():
             own = [(e, [(p, e.track)]) for e in out.own]
             fused = [(f, [(a, b) for a, b in f.contributors]) for f in out.fused]
-            own_rows: list[Row] = [
-                (e.track, e.t, e.impact, evidence(k, fl.rv), frozenset([p]))
-                for e, k in own
-                if e.impact is not None and owner(k) == fl.rv
-            ]
+            # each estimate by when it was known, and by the time of the newest state its
+            # impact was predicted from (like for like: accuracy apart from latency)
+            own_rows: list[Row] = []
+            own_data: list[Row] = []
+            for e, k in own:
+                if e.impact is not None and owner(k) == fl.rv:
+                    n, who = evidence(k, fl.rv), frozenset([p])
+                    own_rows.append((e.track, e.t, e.impact, n, who))
+                    own_data.append((e.track, _data_t(e), e.impact, n, who))
             fused_rows: list[Row] = []
-            state_rows: list[Row] = []  # the same, by the time of the fused state
+            fused_data: list[Row] = []
             for f, k in fused:
                 if f.estimate.impact is not None and owner(k) == fl.rv:
                     n, who = evidence(k, fl.rv), frozenset(f.parties)
                     fused_rows.append((f.system_id, f.known_t, f.estimate.impact, n, who))
-                    state_rows.append((f.system_id, f.estimate.t, f.estimate.impact, n, who))
+                    fused_data.append((f.system_id, _data_t(f.estimate), f.estimate.impact, n, who))
             pr: dict[str, Any] = {
                 "first_detection_s": _first([detections[(p, fl.id)]], fl.launch_t)
                 if (p, fl.id) in detections else None,
@@ -345,8 +354,9 @@ def score(
                     }
                     inside = Series.of([(t, g) for _, t, g, _, _ in rows]).inside(lat, lon)
                     pr[f"{name}_coverage"] = {"n": len(inside), "inside": int(inside.sum())}
-                # accuracy alone, like for like with own estimates: by the state's time
-                on_grid[p]["fused_state"], holds[p] = best_on_grid(state_rows, grid, lat, lon)
+                # accuracy alone, like for like: by the time of the data behind each estimate
+                on_grid[p]["fused_data"], holds[p] = best_on_grid(fused_data, grid, lat, lon)
+                on_grid[p]["own_data"] = best_on_grid(own_data, grid, lat, lon)[0]
                 pr["error_at_m"] = {
                     f"{int(dt)}": {
                         name: (None if np.isnan(v := float(on_grid[p][name][at])) else round(v, 1))
@@ -359,10 +369,10 @@ def score(
         for p in outputs:
             if fl.impact is None:
                 continue
-            fused_err = on_grid[p]["fused_state"]
+            fused_err = on_grid[p]["fused_data"]
             versus = {}
             for q in outputs:
-                own_err = on_grid[q]["own"]
+                own_err = on_grid[q]["own_data"]
                 # a partner's own estimate is what p could have had only while p held it
                 held = np.array([q == p or q in who for who in holds[p]], bool)
                 both = ~np.isnan(fused_err) & ~np.isnan(own_err) & held
