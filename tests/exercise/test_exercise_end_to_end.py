@@ -26,7 +26,8 @@ RELEASED_TO = {"KR": {"US"}, "US": {"KR", "JP"}, "JP": {"KR", "US"}}  # tracks, 
 # stage) can pull the intersection off by a little (tests/fusion allow 1%)
 RMS_SLACK = 1.02
 
-pytestmark = pytest.mark.timeout(900)
+# one worker runs the whole module: its tests share one exercise (a module fixture)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("exercise")]
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@ tracker run on its own sensors (warnlink.fusion.replay), and pictures made from 
 
 from __future__ import annotations
 
-import fcntl
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from warnlink.formats.measurement_files import measurement_records, sensor_catal
 from warnlink.fusion.replay import replay
 from warnlink.scenario.load import load_scenario
 from warnlink.sim.run import simulate
+from worker_cache import shared_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 # scenario stem -> end of the replayed window (scenario s): the warning-relevant part of
@@ -39,22 +38,4 @@ def replayed(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Callab
     session's temporary directory (as tests/track does), so that no scenario is tracked
     once per worker.
     """
-    cache: dict[str, Replayed] = {}
-    shared = None if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-
-    def get(stem: str) -> Replayed:
-        if stem not in cache:
-            if shared is None:
-                cache[stem] = _replay(stem)
-                return cache[stem]
-            with open(shared / f"fusion-{stem}.lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                pkl = shared / f"fusion-{stem}.pkl"
-                if pkl.exists():
-                    cache[stem] = pickle.loads(pkl.read_bytes())
-                else:
-                    cache[stem] = _replay(stem)
-                    pkl.write_bytes(pickle.dumps(cache[stem]))
-        return cache[stem]
-
-    return get
+    return shared_cache(tmp_path_factory, worker_id, "fusion", _replay)

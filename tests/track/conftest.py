@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import collections
-import fcntl
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from warnlink.geo.frames import ecef_to_eci
 from warnlink.scenario.load import load_scenario
 from warnlink.sim.run import Simulation, simulate
 from warnlink.track.tracker import Tracker, TrackUpdate
+from worker_cache import shared_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,24 +90,9 @@ def tracked(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Callabl
     Under pytest-xdist the workers share one run through a locked pickle in the session's
     temporary directory, so that a scenario is not tracked once per worker.
     """
-    cache: dict[str, Tracked] = {}
-    shared = None if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-
-    def get(stem: str) -> Tracked:
-        if stem in cache:
-            return cache[stem]
-        path = ROOT / "scenarios" / f"{stem}.toml"
-        if shared is None:
-            cache[stem] = run_tracker(path)
-            return cache[stem]
-        with open(shared / f"track-{stem}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            pkl = shared / f"track-{stem}.pkl"
-            if pkl.exists():
-                cache[stem] = pickle.loads(pkl.read_bytes())
-            else:
-                cache[stem] = run_tracker(path)
-                pkl.write_bytes(pickle.dumps(cache[stem]))
-        return cache[stem]
-
-    return get
+    return shared_cache(
+        tmp_path_factory,
+        worker_id,
+        "track",
+        lambda stem: run_tracker(ROOT / "scenarios" / f"{stem}.toml"),
+    )
