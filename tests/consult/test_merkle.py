@@ -27,8 +27,10 @@ from warnlink.consult.merkle import (
 # roots of every prefix, and some inclusion and consistency proofs. Indices 1-based.
 LEAVES = [
     bytes.fromhex(h)
-    for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657"]
-    + ["606162636465666768696a6b6c6d6e6f"]
+    for h in [
+        *["", "00", "10", "2021", "3031", "40414243", "5051525354555657"],
+        "606162636465666768696a6b6c6d6e6f",
+    ]
 ]
 ROOTS = [
     bytes.fromhex(h)
