@@ -169,7 +169,7 @@ class StateKey:
     """Keys derived from a device's passphrase (Argon2id): one for vodozemac's pickles,
     one to encrypt and authenticate the whole state file."""
 
-    __slots__ = ("mem", "ops", "pickle_key", "salt", "_box")
+    __slots__ = ("_box", "mem", "ops", "pickle_key", "salt")
 
     def __init__(
         self,
