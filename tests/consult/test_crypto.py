@@ -309,3 +309,30 @@ def test_missing_keys_are_named() -> None:
     g.devices["KR/lee/desk"].add_bundle(newcomer.key_bundle("KR/lee/desk", 1))
     msg = g.devices["KR/lee/desk"].encrypt(b"welcome", T)
     assert newcomer.decrypt(msg).body == b"welcome"
+
+
+def test_a_party_showing_members_different_rosters_is_found_out(group: Group) -> None:
+    """KR signs two different version-2 rosters and gives US one and JP the other."""
+    to_us = group.roster("KR", 2, drop=("KR/lee/phone",))
+    to_others = group.roster("KR", 2, drop=("KR/park/desk",))
+    group.devices["US/smith/desk"].apply_roster(to_us)
+    for d in ("KR/lee/desk", "JP/sato/desk"):
+        group.devices[d].apply_roster(to_others)
+    msg = group.devices["KR/lee/desk"].encrypt(b"under my roster", T)
+    with pytest.raises(TranscriptDivergence) as err:
+        group.devices["US/smith/desk"].decrypt(msg)
+    assert err.value.problems == [
+        "KR/lee/desk holds other rosters of the same versions than we do",
+        "KR/lee/desk encrypted to other devices than the rosters name "
+        "(extra ['KR/lee/phone'], left out ['KR/park/desk'])",
+    ]
+    # and once US hears of the other version-2 roster itself, it is refused
+    with pytest.raises(RosterError, match="two different rosters of version 2"):
+        group.devices["US/smith/desk"].apply_roster(to_others)
+
+
+def test_roster_news_in_transit_is_a_warning(group: Group) -> None:
+    v2 = group.roster("KR", 2, drop=("KR/lee/phone",))
+    group.devices["KR/lee/desk"].apply_roster(v2)
+    got = group.devices["JP/sato/desk"].decrypt(group.devices["KR/lee/desk"].encrypt(b"x", T))
+    assert got.warnings == ["sent under KR roster v2, we hold v1"]

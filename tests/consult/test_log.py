@@ -244,3 +244,27 @@ def test_cli_verify(
     out = capsys.readouterr().out
     assert "FAIL  entry 2: signature by unknown party JP" in out
     assert "FAIL  entry 3: signature by unknown party JP" in out
+
+
+def test_verify_checks_keys_against_the_federation_ca(tmp_path: Path) -> None:
+    from warnlink.exchange import pki
+
+    root = tmp_path / "pki"
+    pki.init_ca(root)
+    for p in ("KR", "US"):
+        pki.issue_party(root, p)
+    signers = {p: Signer.load(root, p) for p in ("KR", "US")}
+    with DecisionLog(tmp_path / "log.db", ORIGIN, "KR") as log:
+        for s in signers.values():
+            log.register(s.party, s.public_key, s.certificate_der)
+        rec = log.new_record("US", Message("hello"), T0)
+        log.append(rec, [sign_record(canonical(rec), signers["US"])])
+        log.checkpoint(signers["KR"], T0 + 1)
+    report = verify_log(tmp_path / "log.db", pki_root=root)
+    assert report.ok, report.problems
+    assert "party US: key certified by the federation CA" in report.checked
+    pki.revoke(root, party="US")
+    problems = verify_log(tmp_path / "log.db", pki_root=root).problems
+    assert len(problems) == 1 and problems[0].startswith(
+        "party US: signing certificate refused: revoked"
+    )

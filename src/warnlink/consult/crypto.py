@@ -444,6 +444,8 @@ class Device:
             s.device for s in msg.sealed
         ):
             raise ConsultError(f"message from {msg.sender}: recipients do not match")
+        if inner.counter < 1 or (inner.counter == 1 and inner.prev != NO_MESSAGE):
+            raise ConsultError(f"message from {msg.sender}: bad counter or chain start")
         h = message_hash(data)
         got = Received(member, inner.counter, inner.time_ns, inner.body, h, inner.recipients)
         chain = self.chains.setdefault(msg.sender, {})
@@ -469,16 +471,35 @@ class Device:
         gaps = [c for c in range(1, inner.counter) if c not in chain]
         if gaps:
             got.warnings.append(f"messages {gaps} from {msg.sender} not received yet")
-        ours = dict(self.membership.versions())
-        for party, version in inner.rosters:
-            have = ours.get(party)
-            if have is None or have < version:
-                got.warnings.append(f"sent under {party} roster v{version}, we hold v{have}")
-            elif have > version:
-                got.warnings.append(f"sent under {party} roster v{version}, older than our v{have}")
+        problems += self._check_membership(inner, got)
         if problems:
             raise TranscriptDivergence(problems, got)
         return got
+
+    def _check_membership(self, inner: Inner, got: Received) -> list[str]:
+        """Roster versions that differ are news in transit (warnings); the same versions
+        with other content, or another set of recipients, mean someone was shown other
+        rosters (problems)."""
+        ours = dict(self.membership.versions())
+        theirs = dict(inner.rosters)
+        for party in sorted(ours.keys() | theirs.keys()):
+            have, used = ours.get(party), theirs.get(party)
+            if have != used:
+                got.warnings.append(f"sent under {party} roster v{used}, we hold v{have}")
+        if ours != theirs:
+            return []
+        problems = []
+        if inner.membership != self.membership.digest():
+            problems.append(f"{inner.sender} holds other rosters of the same versions than we do")
+        expected = tuple(sorted(d for d in self.membership.devices() if d != inner.sender))
+        if inner.recipients != expected:
+            extra = sorted(set(inner.recipients) - set(expected))
+            left = sorted(set(expected) - set(inner.recipients))
+            problems.append(
+                f"{inner.sender} encrypted to other devices than the rosters name "
+                f"(extra {extra}, left out {left})"
+            )
+        return problems
 
     # persistence
 
