@@ -268,3 +268,12 @@ def test_verify_checks_keys_against_the_federation_ca(tmp_path: Path) -> None:
     assert len(problems) == 1 and problems[0].startswith(
         "party US: signing certificate refused: revoked"
     )
+
+
+def test_cli_verify_on_a_file_that_is_no_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "junk.db").write_bytes(b"not sqlite at all" * 100)
+    assert main(["consult", "verify", "--log", str(tmp_path / "junk.db")]) == 2
+    assert main(["consult", "verify", "--log", str(tmp_path / "missing.db")]) == 2
+    assert "no such log" in capsys.readouterr().err
