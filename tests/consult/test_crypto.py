@@ -336,3 +336,19 @@ def test_roster_news_in_transit_is_a_warning(group: Group) -> None:
     group.devices["KR/lee/desk"].apply_roster(v2)
     got = group.devices["JP/sato/desk"].decrypt(group.devices["KR/lee/desk"].encrypt(b"x", T))
     assert got.warnings == ["sent under KR roster v2, we hold v1"]
+
+
+def test_a_member_cannot_speak_as_another_device(group: Group) -> None:
+    """JP/tanaka relabels its message as JP/sato's: the Olm session is bound to the
+    sender's roster identity key, so the receiver cannot open it as sato's."""
+    fake = group.devices["JP/tanaka/desk"].encrypt(b"I am sato", T)
+    relabelled = GroupMessage(fake.consultation, "JP/sato/desk", fake.sealed)
+    with pytest.raises(ConsultError, match="cannot decrypt"):
+        group.devices["US/smith/desk"].decrypt(relabelled)
+    # also once sato and smith have a session of their own
+    group.deliver(group.send("JP/sato/desk", "real sato"))
+    group.deliver(group.send("US/smith/desk", "hello sato"))
+    fake = group.devices["JP/tanaka/desk"].encrypt(b"I am sato again", T)
+    relabelled = GroupMessage(fake.consultation, "JP/sato/desk", fake.sealed)
+    with pytest.raises(ConsultError, match="cannot decrypt"):
+        group.devices["US/smith/desk"].decrypt(relabelled)

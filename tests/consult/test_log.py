@@ -277,3 +277,13 @@ def test_cli_verify_on_a_file_that_is_no_log(
     assert main(["consult", "verify", "--log", str(tmp_path / "junk.db")]) == 2
     assert main(["consult", "verify", "--log", str(tmp_path / "missing.db")]) == 2
     assert "no such log" in capsys.readouterr().err
+
+
+def test_decision_structure_checked(tmp_path: Path, parties: dict[str, Signer]) -> None:
+    with _log(tmp_path, parties) as log:
+        rec = log.new_record("KR", Decision("statement", "s", ("KR",), refs=(0,)), T0)
+        with pytest.raises(LogError, match=r"refers to entries \[0\], not earlier ones"):
+            log.append(rec, [sign_record(canonical(rec), parties["KR"])])
+        rec = log.new_record("KR", Decision("statement", "s", ()), T0)
+        with pytest.raises(LogError, match="at least one"):
+            log.append(rec, [sign_record(canonical(rec), parties["KR"])])

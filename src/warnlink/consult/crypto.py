@@ -440,10 +440,10 @@ class Device:
             raise ConsultError(f"malformed plaintext from {msg.sender}: {exc}") from exc
         if inner.sender != msg.sender or inner.consultation != self.consultation:
             raise ConsultError(f"plaintext from {msg.sender} names another sender or consultation")
-        if self.device not in inner.recipients or list(inner.recipients) != sorted(
-            s.device for s in msg.sealed
-        ):
-            raise ConsultError(f"message from {msg.sender}: recipients do not match")
+        # the authenticated recipient list is the inner one; the outer list is only
+        # routing, and the membership check below compares the inner one with the rosters
+        if self.device not in inner.recipients:
+            raise ConsultError(f"message from {msg.sender}: we are not among its recipients")
         if inner.counter < 1 or (inner.counter == 1 and inner.prev != NO_MESSAGE):
             raise ConsultError(f"message from {msg.sender}: bad counter or chain start")
         h = message_hash(data)

@@ -156,9 +156,22 @@ def required_signers(record: Record) -> set[str]:
     return need
 
 
+def check_record(record: Record) -> list[str]:
+    """What is wrong with a record's content on its own (empty when nothing is)."""
+    problems = []
+    body = record.body
+    if isinstance(body, Decision):
+        if not body.parties or len(set(body.parties)) != len(body.parties):
+            problems.append("a decision names each of its parties once, and at least one")
+        bad = [r for r in body.refs if not 0 <= r < record.index]
+        if bad:
+            problems.append(f"refers to entries {bad}, not earlier ones")
+    return problems
+
+
 def check_entry(entry: Entry, record: Record, keys: Mapping[str, Verifier]) -> list[str]:
-    """What is wrong with an entry's signatures (empty when nothing is)."""
-    problems: list[str] = []
+    """What is wrong with an entry's content and signatures (empty when nothing is)."""
+    problems = check_record(record)
     seen: set[str] = set()
     for sig in entry.signatures:
         v = keys.get(sig.party)
