@@ -287,3 +287,29 @@ def test_decision_structure_checked(tmp_path: Path, parties: dict[str, Signer]) 
         rec = log.new_record("KR", Decision("statement", "s", ()), T0)
         with pytest.raises(LogError, match="at least one"):
             log.append(rec, [sign_record(canonical(rec), parties["KR"])])
+
+
+def test_witness_state_round_trip_and_same_size_checkpoint(
+    tmp_path: Path, parties: dict[str, Signer]
+) -> None:
+    kr = parties["KR"]
+    with _log(tmp_path, parties) as log:
+        _fill(log, parties)
+        note = log.checkpoint(kr, T0 + 20)
+        assert log.checkpoint(kr, T0 + 30) == note  # nothing appended: the same note
+        w = Witness(parties["US"], ORIGIN, plain_verifier("KR", kr.public_key), kr.public_key)
+        log.add_cosignature(4, w.cosign(note, [], 7))
+        assert w.state is not None
+        saved = w.state.body()
+        restored = Witness(
+            parties["US"],
+            ORIGIN,
+            plain_verifier("KR", kr.public_key),
+            kr.public_key,
+            parse_note(saved + "\n").checkpoint,
+        )
+        assert restored.state == w.state
+        rec = log.new_record("JP", Message("late"), T0 + 40)
+        log.append(rec, [sign_record(canonical(rec), parties["JP"])])
+        restored.cosign(log.checkpoint(kr, T0 + 41), log.consistency_proof(4), 8)
+    assert verify_log(tmp_path / "log.db").ok

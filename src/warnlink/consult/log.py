@@ -309,9 +309,10 @@ def is_cosignature(line: SignatureLine) -> bool:
 class Witness:
     """A party that co-signs a log's checkpoints, and never two that contradict.
 
-    It remembers the last checkpoint it co-signed (`state`, to persist) and co-signs a
-    new one only if the keeper signed it and a consistency proof shows it extends that
-    one: a keeper who rewrites or forks the log then cannot get its checkpoint witnessed.
+    It remembers the last checkpoint it co-signed (`state`; persist `state.body()`,
+    restore with `parse_note(body + "\n").checkpoint`) and co-signs a new one only if the
+    keeper signed it and a consistency proof shows it extends that one: a keeper who
+    rewrites or forks the log then cannot get its checkpoint witnessed.
     """
 
     def __init__(
@@ -478,9 +479,14 @@ class DecisionLog:
         """Sign and store a checkpoint of the whole log; the note's text."""
         if signer.party != self.keeper:
             raise LogError(f"{signer.party} does not keep this log ({self.keeper} does)")
+        row = self._db.execute(
+            "SELECT note FROM checkpoints WHERE size = ?", (len(self.tree),)
+        ).fetchone()
+        if row is not None:  # nothing new: keep the note its witnesses have co-signed
+            return str(row[0])
         cp = Checkpoint(self.origin, len(self.tree), self.tree.root(), time_ns)
         text = Note(cp, (sign_checkpoint(cp, signer),)).text()
-        self._db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?)", (cp.size, text))
+        self._db.execute("INSERT INTO checkpoints VALUES (?, ?)", (cp.size, text))
         return text
 
     def latest_checkpoint(self) -> str | None:
