@@ -401,3 +401,22 @@ def test_any_interleaving_of_sends_and_deliveries_agrees(
             deliver(n, 0)
     assert got == sent
     assert len({g.devices[n].transcript_digest() for n in names}) == 1
+
+
+def test_a_rekeyed_device_gets_fresh_sessions(group: Group) -> None:
+    """KR replaces the lost phone's keys (a new account under the same id): members drop
+    the old sessions and need the new device's keys before sending again."""
+    group.deliver(group.send("US/smith/desk", "before"))
+    phone = "KR/lee/phone"
+    group.devices[phone] = Device(phone, CONSULTATION, group.keys, _key())
+    for r in group.rosters.values():
+        group.devices[phone].apply_roster(r)
+    v2 = group.roster("KR", 2)
+    for dev in group.devices.values():
+        dev.apply_roster(v2)
+    smith = group.devices["US/smith/desk"]
+    with pytest.raises(MissingKeys) as err:
+        smith.encrypt(b"after", T)
+    assert err.value.devices == [phone]
+    smith.add_bundle(group.devices[phone].key_bundle(smith.device))
+    assert group.devices[phone].decrypt(smith.encrypt(b"after", T)).body == b"after"

@@ -257,13 +257,16 @@ class Device:
     # membership and keys
 
     def apply_roster(self, signed: SignedRoster) -> bool:
-        """Accept a party's roster (RosterError if refused); sessions with devices that
-        left are dropped, so nothing more is encrypted to them."""
+        """Accept a party's roster (RosterError if refused). Sessions and keys of devices
+        that left, or whose identity keys the roster changed, are dropped: nothing more
+        is encrypted to them, and a re-keyed device gets fresh sessions."""
+        before = self.membership.devices()
         changed = self.membership.apply(signed)
         members = self.membership.devices()
-        for d in list(self.sessions):
-            if d not in members:
-                del self.sessions[d]
+        for d in set(self.sessions) | set(self._peer_otks) | set(self._peer_fallback):
+            now, then = members.get(d), before.get(d)
+            if now is None or then is None or now.keys != then.keys:
+                self.sessions.pop(d, None)
                 self._peer_otks.pop(d, None)
                 self._peer_fallback.pop(d, None)
         return changed
