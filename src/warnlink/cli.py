@@ -121,6 +121,20 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_consult_verify(args: argparse.Namespace) -> int:
+    from warnlink.consult.verify import verify_log
+
+    held = Path(args.checkpoint).read_text(encoding="utf-8") if args.checkpoint else None
+    pki = Path(args.pki) if args.pki else None
+    report = verify_log(Path(args.log), held, pki)
+    for line in report.checked:
+        print(f"ok    {line}")
+    for line in report.problems:
+        print(f"FAIL  {line}")
+    print("log verified" if report.ok else f"log FAILED: {len(report.problems)} problem(s)")
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warnlink", description=__doc__)
     parser.add_argument("--version", action="version", version=f"warnlink {__version__}")
@@ -160,6 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--no-sharing", action="store_true", help="each party on its own")
     mode.add_argument("--compare", action="store_true", help="with sharing, then without")
     p.set_defaults(func=_cmd_exercise)
+
+    p = sub.add_parser("consult", help="crisis consultation tools")
+    csub = p.add_subparsers(dest="consult_command", required=True)
+    v = csub.add_parser(
+        "verify", help="recompute and check a decision log's hashes, proofs and signatures"
+    )
+    v.add_argument("--log", required=True, help="the decision log (SQLite)")
+    v.add_argument("--checkpoint", help="a checkpoint note kept elsewhere, to check against")
+    v.add_argument("--pki", help="PKI directory: also check the parties' signing certificates")
+    v.set_defaults(func=_cmd_consult_verify)
 
     from warnlink.exchange import commands, pki_cli
 

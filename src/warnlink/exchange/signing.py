@@ -68,6 +68,11 @@ class Signer:
         return self._key.sign(message).signature
 
     @property
+    def public_key(self) -> bytes:
+        """The raw 32-byte Ed25519 public key, for those who check our signatures."""
+        return bytes(self._key.verify_key)
+
+    @property
     def certificate_der(self) -> bytes:
         """The signing certificate, DER, to hand to whoever must verify our envelopes."""
         return self._certificate_der
