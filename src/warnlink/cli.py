@@ -161,10 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--compare", action="store_true", help="with sharing, then without")
     p.set_defaults(func=_cmd_exercise)
 
+    from warnlink.cot import commands as cot_commands
     from warnlink.exchange import commands, pki_cli
 
     pki_cli.add_parser(sub)
     commands.add_parsers(sub)
+    cot_commands.add_parser(sub)
     return parser
 
 
