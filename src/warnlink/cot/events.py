@@ -15,6 +15,7 @@ the uid/type/times that a TAK server routes on; `CotEvent.to_bytes` is the wire 
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,15 @@ UNKNOWN_ERROR_M = 9999999.0  # CoT's value for an unknown ce / le
 Kind = Literal["track", "impact", "launch", "alert"]
 
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """Text with the characters XML 1.0 cannot carry (controls, lone surrogates, U+FFFE/F)
+    replaced by U+FFFD, so that an odd track id or headline never makes a malformed event."""
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def cot_time(t: datetime) -> str:
@@ -124,7 +134,7 @@ def _event(
         "event",
         {
             "version": "2.0",
-            "uid": uid,
+            "uid": xml_safe(uid),
             "type": type_,
             "how": how,
             "time": cot_time(time),
@@ -151,7 +161,13 @@ def _finite_error(x: float) -> float:
 
 
 def _sub(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
-    return ET.SubElement(parent, tag, attrs)
+    return ET.SubElement(parent, tag, {k: xml_safe(v) for k, v in attrs.items()})
+
+
+def _text(parent: ET.Element, tag: str, text: str, **attrs: str) -> ET.Element:
+    el = _sub(parent, tag, **attrs)
+    el.text = xml_safe(text)
+    return el
 
 
 def _style(detail: ET.Element, style: Style) -> None:
@@ -233,7 +249,7 @@ def track_event(estimate: Estimate, epoch: datetime, options: CotOptions) -> Cot
         remarks.append(f"Predicted impact {cot_time(_time(epoch, estimate.impact.t))}.")
     if estimate.sources:
         remarks.append(f"Sources: {', '.join(estimate.sources)}.")
-    ET.SubElement(detail, "remarks").text = " ".join(remarks)
+    _text(detail, "remarks", " ".join(remarks))
     _sub(detail, "link", uid=party_uid(options.party), type="a-f-G-U-C", relation="p-p")
     return CotEvent(ev, "track")
 
@@ -278,10 +294,12 @@ def impact_event(estimate: Estimate, epoch: datetime, options: CotOptions) -> Co
     )
     _style(detail, options.impact_style)
     _sub(detail, "contact", callsign=f"{options.party} {estimate.track} impact")
-    ET.SubElement(detail, "remarks").text = (
+    _text(
+        detail,
+        "remarks",
         f"Predicted impact of track {estimate.track} at {cot_time(impact_at)} "
         f"(1-sigma {impact.t_sigma_s:.0f} s); {e.confidence:.0%} ellipse "
-        f"{e.semi_major_m / 1000:.1f} x {e.semi_minor_m / 1000:.1f} km."
+        f"{e.semi_major_m / 1000:.1f} x {e.semi_minor_m / 1000:.1f} km.",
     )
     _sub(
         detail,
@@ -326,9 +344,8 @@ def launch_event(estimate: Estimate, epoch: datetime, options: CotOptions) -> Co
         sigma,
     )
     _sub(detail, "contact", callsign=f"{options.party} {estimate.track} launch")
-    ET.SubElement(
-        detail, "remarks"
-    ).text = f"Estimated launch of track {estimate.track} at {cot_time(_time(epoch, launch.t))}."
+    when = cot_time(_time(epoch, launch.t))
+    _text(detail, "remarks", f"Estimated launch of track {estimate.track} at {when}.")
     _sub(
         detail,
         "link",
@@ -399,17 +416,19 @@ def alert_events(
             _sub(detail, "link", point=f"{lat:.7f},{lon:.7f}")
         _style(detail, style)
         _sub(detail, "contact", callsign=_short(headline))
-        ET.SubElement(detail, "remarks").text = (
+        _text(
+            detail,
+            "remarks",
             f"{headline} (alert {alert_id}, area {i + 1} of {len(polygons)}; "
-            f"issued {cot_time(issued)}, expires {cot_time(expires)})"
+            f"issued {cot_time(issued)}, expires {cot_time(expires)})",
         )
         out.append(CotEvent(ev, "alert"))
     if marker:
         c_lat, c_lon = _centre(close_ring(polygons[0]))
         ev, detail = _event(alert_uid(alert_id), ALERT_TYPE, "h-e", issued, expires, c_lat, c_lon)
         _sub(detail, "contact", callsign=_short(headline))
-        ET.SubElement(detail, "emergency", {"type": "Custom"}).text = headline
-        ET.SubElement(detail, "remarks").text = f"{headline} (expires {cot_time(expires)})"
+        _text(detail, "emergency", headline, type="Custom")
+        _text(detail, "remarks", f"{headline} (expires {cot_time(expires)})")
         for i in range(len(polygons)):
             _sub(
                 detail,
@@ -429,7 +448,7 @@ def alert_cancel_event(
     ev, detail = _event(
         alert_uid(alert_id), ALERT_CANCEL_TYPE, "h-e", at, at + timedelta(seconds=60), lat, lon
     )
-    ET.SubElement(detail, "emergency", {"cancel": "true"}).text = headline
+    _text(detail, "emergency", headline, cancel="true")
     return CotEvent(ev, "alert")
 
 
