@@ -2,8 +2,9 @@
 
 taky 0.10 and pytak 7 live in their own environment (.venv-tak, made by `make tak-env`;
 taky pins old Flask and is no dependency of WarnLink). The test starts taky on loopback
-with TLS off (its plain CoT port), connects the pytak listener (tak_listener.py), streams
-our events through CotStreamer, and checks what the listener got after taky parsed and
+(TLS off: its plain CoT port; TLS on: client certificate required, the listener on its
+plain monitor port), connects the pytak listener (tak_listener.py), streams our events
+through CotStreamer, and checks what the listener got after taky parsed and
 re-serialised them. It skips, saying why, only when that environment cannot be built.
 """
 
@@ -21,6 +22,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,8 @@ import pytest
 from cot_support import estimate, impact_point
 
 from warnlink.cot.events import CotEvent, CotOptions, alert_events, estimate_events
-from warnlink.cot.stream import CotStreamer, TakServer
+from warnlink.cot.stream import CotStreamer, TakServer, tls_context
+from warnlink.exchange import pki
 
 ROOT = Path(__file__).resolve().parents[2]
 TAK_PACKAGES = ["taky==0.10", "pytak==7.6.1"]  # keep in step with the Makefile's tak-env
@@ -101,26 +104,71 @@ def _wait_port(port: int, proc: subprocess.Popen[str], timeout: float = 30.0) ->
     raise AssertionError(f"taky did not listen on {port} within {timeout} s")
 
 
-@pytest.fixture
-def taky_server(tak_venv: Path, tmp_path: Path) -> Iterator[int]:
-    """taky on a free loopback port, plain TCP (ssl disabled), its state in tmp_path."""
+@dataclass
+class Taky:
+    """A running taky: where our streamer sends, and the plain port the listener reads."""
+
+    server: TakServer
+    listen_port: int
+
+
+def _pki(root: Path) -> tuple[Path, Path, Path, Path, Path]:
+    """CA, server certificate and key, client certificate and key (the project's PKI)."""
+    pki.init_ca(root, name="TAK test CA")
+    pki.issue_hub(root, ["localhost", "127.0.0.1"])
+    pki.issue_party(root, "KR")
+    party = pki.party_dir(root, "KR")
+    return (
+        root / "ca.crt",
+        root / "hub" / "hub.crt",
+        root / "hub" / "hub.key",
+        party / "tls.crt",
+        party / "tls.key",
+    )
+
+
+@pytest.fixture(params=["tcp", "tls"])
+def taky_server(request: pytest.FixtureRequest, tak_venv: Path, tmp_path: Path) -> Iterator[Taky]:
+    """taky on free loopback ports with its state in tmp_path.
+
+    tcp: TLS disabled, one plain CoT port for the streamer and the listener.
+    tls: TLS with a client certificate required on the CoT port (the streamer), and
+    taky's plain monitor port for the listener (it gets every event routed).
+    """
     port = _free_port()
     root = tmp_path / "taky"
     root.mkdir()
-    conf = root / "taky.conf"
-    conf.write_text(
-        "[taky]\n"
-        "bind_ip=127.0.0.1\n"
-        f"root_dir={root}\n"
-        "[cot_server]\n"
-        f"port={port}\n"
-        "[dp_server]\n"
-        f"upload_path={root / 'dp-user'}\n"
-        "[ssl]\n"
-        "enabled=false\n"
-    )
+    conf = [
+        "[taky]",
+        "bind_ip=127.0.0.1",
+        f"root_dir={root}",
+        "[cot_server]",
+        f"port={port}",
+        "[dp_server]",
+        f"upload_path={root / 'dp-user'}",
+        "[ssl]",
+    ]
+    server = TakServer("127.0.0.1", port)
+    listen_port = port
+    if request.param == "tcp":
+        conf.append("enabled=false")
+    else:
+        ca, cert, key, client_cert, client_key = _pki(tmp_path / "pki")
+        listen_port = _free_port()
+        conf += [
+            "enabled=true",
+            "client_cert_required=true",
+            f"ca={ca}",
+            f"cert={cert}",
+            f"key={key}",
+            f"cert_db={root / 'cert-db.txt'}",
+        ]
+        conf.insert(conf.index("[dp_server]"), f"mon_ip=127.0.0.1\nmon_port={listen_port}")
+        server = TakServer("127.0.0.1", port, tls_context(ca, client_cert, client_key))
+    path = root / "taky.conf"
+    path.write_text("\n".join(conf) + "\n")
     proc = subprocess.Popen(
-        [str(tak_venv / "bin" / "taky"), "-c", str(conf), "-l", "info"],
+        [str(tak_venv / "bin" / "taky"), "-c", str(path), "-l", "info"],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -128,14 +176,17 @@ def taky_server(tak_venv: Path, tmp_path: Path) -> Iterator[int]:
     )
     try:
         _wait_port(port, proc)
-        yield port
+        _wait_port(listen_port, proc)
+        yield Taky(server, listen_port)
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            log = proc.communicate(timeout=10)[0]
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(10)
+            log = proc.communicate(timeout=10)[0]
+    if request.param == "tls":  # the streamer really came in over TLS with its certificate
+        assert "New ssl cot client" in log, log[-2000:]
 
 
 class Listener:
@@ -173,9 +224,9 @@ class Listener:
         return err or ""
 
 
-def _send(port: int, events: list[CotEvent]) -> None:
+def _send(server: TakServer, events: list[CotEvent]) -> None:
     async def run() -> None:
-        streamer = CotStreamer(TakServer("127.0.0.1", port))
+        streamer = CotStreamer(server)
         streamer.start()
         streamer.send_all(events)
         assert await streamer.flush(20.0), "streamer did not get the events out"
@@ -186,7 +237,7 @@ def _send(port: int, events: list[CotEvent]) -> None:
 
 
 def test_taky_relays_our_track_ellipse_launch_and_alert_to_a_pytak_client(
-    tak_venv: Path, taky_server: int
+    tak_venv: Path, taky_server: Taky
 ) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     epoch = now - timedelta(seconds=100)  # the estimate's t = 100 s is now: nothing stale
@@ -205,14 +256,14 @@ def test_taky_relays_our_track_ellipse_launch_and_alert_to_a_pytak_client(
     expected = {ev.uid: ev for ev in events}
     assert len(expected) == 5
 
-    listener = Listener(tak_venv / "bin" / "python", taky_server)
+    listener = Listener(tak_venv / "bin" / "python", taky_server.listen_port)
     got: dict[str, dict[str, Any]] = {}
     try:
         ready = listener.next(60.0)
         assert ready is not None and "ready" in ready, "pytak listener did not connect"
         time.sleep(1.0)  # taky accepts the listener in its select loop before we connect
         for _attempt in range(3):
-            _send(taky_server, events)
+            _send(taky_server.server, events)
             end = time.monotonic() + 15.0
             while set(expected) - set(got) and time.monotonic() < end:
                 line = listener.next(0.5)
