@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from cot_support import EPOCH, Sink, estimate, impact_point
 
 from warnlink.cli import main
 from warnlink.cot.events import CotEvent, CotOptions, alert_events, track_event
-from warnlink.cot.stream import CotStreamer, EventQueue, TakServer, parse_server
+from warnlink.cot.stream import CotStreamer, EventQueue, TakServer, parse_server, replay_estimates
 from warnlink.formats.jsonl import write_jsonl
 
 OPTIONS = CotOptions(party="KR")
@@ -167,3 +168,27 @@ def test_cli_reports_an_unreachable_server(tmp_path: Path) -> None:
         ]
     )
     assert code == 1
+
+
+def test_replay_uses_the_runs_epoch_or_now_and_paces_by_time(tmp_path: Path) -> None:
+    path = tmp_path / "estimates.jsonl"
+    write_jsonl(path, [estimate(t=50.0), estimate(t=50.2, track="T2")])
+
+    async def replay(epoch: datetime | None, speed: float) -> tuple[list[CotEvent], float]:
+        streamer = CotStreamer(TakServer("127.0.0.1", 9))  # never started: events stay queued
+        start = time.monotonic()
+        await replay_estimates(path, streamer, OPTIONS, epoch, speed)
+        return streamer.queue.items(), time.monotonic() - start
+
+    events, _ = asyncio.run(replay(EPOCH, 0.0))
+    assert [ET.fromstring(e.to_bytes()).get("time") for e in events] == [
+        "2026-12-03T05:00:50.000Z",
+        "2026-12-03T05:00:50.200Z",
+    ]
+    before = datetime.now(UTC)
+    events, took = asyncio.run(replay(None, 1.0))
+    first = datetime.fromisoformat(
+        (ET.fromstring(events[0].to_bytes()).get("time") or "").replace("Z", "+00:00")
+    )
+    assert abs((first - before).total_seconds()) < 2.0  # live: the first estimate is now
+    assert took >= 0.19  # 0.2 s of scenario time at speed 1

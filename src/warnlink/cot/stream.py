@@ -255,13 +255,12 @@ class CotStreamer:
             self._task = None
 
 
-def replay_epoch(estimates: list[Estimate], epoch: datetime | None) -> datetime:
+def replay_epoch(first_t: float, epoch: datetime | None) -> datetime:
     """The UTC instant of t = 0: the run's epoch, or (None) one that puts the first
     estimate now, so that a replay is live and TAK clients do not discard it as stale."""
     if epoch is not None:
         return epoch
-    t0 = estimates[0].t if estimates else 0.0
-    return datetime.now(UTC) - timedelta(seconds=t0)
+    return datetime.now(UTC) - timedelta(seconds=first_t)
 
 
 async def replay_estimates(
@@ -275,14 +274,18 @@ async def replay_estimates(
     """Send an estimates JSON Lines file (docs/formats.md) as CoT, paced by its times.
 
     Only confirmed tracks are sent (tentative ones are not a warning); `speed` scales
-    time (0 sends as fast as the link takes it). Returns the number of events queued.
+    time (0 sends as fast as the link takes it). The file is read as it goes, so a long
+    run is not held in memory. Returns the number of events queued.
     """
-    estimates = [e for e in iter_jsonl(path, Estimate) if e.status != "tentative"]
-    t0_epoch = replay_epoch(estimates, epoch)
-    start_wall = time.monotonic()
-    t_first = estimates[0].t if estimates else 0.0
+    t0_epoch: datetime | None = None
+    start_wall = t_first = 0.0
     count = 0
-    for estimate in estimates:
+    for estimate in iter_jsonl(path, Estimate):
+        if estimate.status == "tentative":
+            continue
+        if t0_epoch is None:
+            t0_epoch = replay_epoch(estimate.t, epoch)
+            start_wall, t_first = time.monotonic(), estimate.t
         if speed > 0:
             wait = (estimate.t - t_first) / speed - (time.monotonic() - start_wall)
             if wait > 0:
