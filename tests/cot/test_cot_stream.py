@@ -150,24 +150,35 @@ def test_cli_replays_an_estimates_file(tmp_path: Path) -> None:
     ]
 
 
-def test_cli_reports_an_unreachable_server(tmp_path: Path) -> None:
+def test_cli_reports_an_unreachable_server_and_does_not_hang(tmp_path: Path) -> None:
     path = tmp_path / "estimates.jsonl"
-    write_jsonl(path, [estimate(t=1.0)])
+    write_jsonl(path, [estimate(t=i * 0.01, track=f"T{i % 7}") for i in range(1500)])
     port = _free_port()
-    code = main(
-        [
-            "cot",
-            "--estimates",
-            str(path),
-            "--server",
-            f"127.0.0.1:{port}",
-            "--speed",
-            "0",
-            "--flush",
-            "0.5",
-        ]
-    )
-    assert code == 1
+    start = time.monotonic()
+    args = ["cot", "--estimates", str(path), "--server", f"127.0.0.1:{port}", "--speed", "0"]
+    assert main([*args, "--flush", "0.5"]) == 1
+    # the queue fills once: the replay waits for room once (5 s), then drops, not per line
+    assert time.monotonic() - start < 30.0
+
+
+def test_replay_as_fast_as_possible_waits_for_the_link_instead_of_dropping(tmp_path: Path) -> None:
+    path = tmp_path / "estimates.jsonl"
+    n = 3000  # three times the queue
+    write_jsonl(path, [estimate(t=i * 0.01, track=f"T{i % 7}") for i in range(n)])
+
+    async def scenario() -> tuple[int, int]:
+        sink = Sink()
+        port = await sink.start()
+        streamer = CotStreamer(TakServer("127.0.0.1", port))
+        streamer.start()
+        queued = await replay_estimates(path, streamer, OPTIONS, EPOCH, speed=0.0)
+        assert await streamer.flush(30.0)
+        await _wait_for(lambda: len(sink.events()) == n)
+        await streamer.close()
+        await sink.stop()
+        return queued, streamer.queue.dropped
+
+    assert asyncio.run(scenario()) == (n, 0)
 
 
 def test_replay_uses_the_runs_epoch_or_now_and_paces_by_time(tmp_path: Path) -> None:

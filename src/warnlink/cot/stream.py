@@ -151,14 +151,27 @@ class CotStreamer:
         self.stats = StreamStats()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._room = asyncio.Event()  # set while the queue is under half full
+        self._room.set()
+        self._stalled = False
         self._task: asyncio.Task[None] | None = None
 
     def send(self, event: CotEvent) -> None:
         """Queue an event (never blocks); a full queue drops its oldest track update."""
         self._idle.clear()
         dropped = self.queue.put(event)
-        if dropped is not None:
-            log.warning("CoT queue full: dropped %s %s", dropped.type, dropped.uid)
+        if dropped is not None and self.queue.dropped % 1000 == 1:  # the first, then a few
+            log.warning(
+                "CoT queue full (%d events): dropped %s %s, %d dropped so far",
+                self.queue.maxsize,
+                dropped.type,
+                dropped.uid,
+                self.queue.dropped,
+            )
+        if len(self.queue) < self.queue.maxsize // 2:
+            self._room.set()
+        else:
+            self._room.clear()
 
     def send_all(self, events: Iterable[CotEvent]) -> None:
         for event in events:
@@ -222,6 +235,8 @@ class CotStreamer:
                         self.queue.put_front(get.result())
                     raise ConnectionError("server closed the connection")
                 event = get.result()
+                if len(self.queue) < self.queue.maxsize // 2:
+                    self._room.set()
                 try:
                     writer.write(event.to_bytes())
                     await writer.drain()
@@ -238,6 +253,21 @@ class CotStreamer:
     async def _drain_reader(reader: asyncio.StreamReader) -> None:
         while await reader.read(65536):
             pass
+
+    async def room(self, timeout_s: float = 5.0) -> bool:
+        """Wait until the queue is under half full (backpressure for a producer that can
+        wait, like a replay); False on timeout, when the producer goes on and drops."""
+        if self._room.is_set():
+            self._stalled = False
+            return True
+        if self._stalled:  # already waited in vain: do not wait again until it drains
+            return False
+        try:
+            await asyncio.wait_for(self._room.wait(), timeout_s)
+        except TimeoutError:
+            self._stalled = True
+            return False
+        return True
 
     async def flush(self, timeout_s: float = 30.0) -> bool:
         """Wait until every queued event has been written; False on timeout."""
@@ -274,7 +304,8 @@ async def replay_estimates(
     """Send an estimates JSON Lines file (docs/formats.md) as CoT, paced by its times.
 
     Only confirmed tracks are sent (tentative ones are not a warning); `speed` scales
-    time (0 sends as fast as the link takes it). The file is read as it goes, so a long
+    time (0 sends as fast as the link takes it: the replay waits, up to 5 s at a time,
+    for the queue to be under half full). The file is read as it goes, so a long
     run is not held in memory. Returns the number of events queued.
     """
     t0_epoch: datetime | None = None
@@ -290,6 +321,8 @@ async def replay_estimates(
             wait = (estimate.t - t_first) / speed - (time.monotonic() - start_wall)
             if wait > 0:
                 await asyncio.sleep(wait)
+        else:
+            await streamer.room()
         events = estimate_events(estimate, t0_epoch, options)
         streamer.send_all(events)
         count += len(events)
