@@ -87,7 +87,7 @@ def test_any_finite_estimate_round_trips(
     assert abs(float(p.get("lat", "nan")) - lat) <= 1e-6
     assert _lon_close(float(p.get("lon", "nan")), lon)
     trk = track_doc.find("detail/track")
-    assert trk is not None and 0.0 <= float(trk.get("course", "nan")) < 360.0 + 0.05
+    assert trk is not None and 0.0 <= float(trk.get("course", "nan")) < 360.0
     if imp is not None:
         doc = ET.fromstring(events[1].to_bytes())
         ell = doc.find("detail/shape/ellipse")

@@ -215,8 +215,8 @@ def course_speed(estimate: Estimate) -> tuple[float, float, float]:
     """Course (deg clockwise from true north), ground speed and vertical speed (m/s)."""
     lat, lon, _ = ecef_to_geodetic(np.asarray(estimate.ecef_m))
     e, n, u = enu_basis(lat, lon) @ np.asarray(estimate.vel_mps, float)
-    course = math.degrees(math.atan2(e, n)) % 360.0
-    return (0.0 if course >= 360.0 else course), math.hypot(e, n), float(u)
+    course = round(math.degrees(math.atan2(e, n)), 1) % 360.0  # as written: never "360.0"
+    return course, math.hypot(e, n), float(u)
 
 
 def track_event(estimate: Estimate, epoch: datetime, options: CotOptions) -> CotEvent:
