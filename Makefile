@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# Real TAK software for tests/cot/test_cot_tak.py, in its own environment: taky pins old
+# Flask, and neither is a dependency of WarnLink. Keep in step with TAK_PACKAGES there.
+TAK_VENV := .venv-tak
+TAK_STAMP := $(TAK_VENV)/.installed-stamp
+TAK_PACKAGES := taky==0.10 pytak==7.6.1
 
-.PHONY: install demo test lint bench docs clean
+.PHONY: install tak-env demo test lint bench docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "WarnLink needs Python 3.11+: run make PYTHON=python3.11 ...")'
@@ -15,6 +20,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+$(TAK_STAMP): Makefile
+	$(PYTHON) -m venv --clear $(TAK_VENV)
+	$(TAK_VENV)/bin/python -m pip install -q $(TAK_PACKAGES)
+	touch $@
+
+tak-env: $(TAK_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/warnlink exercise scenarios/irbm-northern-japan.toml --speed 20 --out out/demo
 
@@ -23,7 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src
 
-test: lint
+test: lint tak-env
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 bench: $(STAMP)

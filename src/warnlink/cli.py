@@ -185,10 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--pki", help="PKI directory: also check the parties' signing certificates")
     v.set_defaults(func=_cmd_consult_verify)
 
+    from warnlink.cot import commands as cot_commands
     from warnlink.exchange import commands, pki_cli
 
     pki_cli.add_parser(sub)
     commands.add_parsers(sub)
+    cot_commands.add_parser(sub)
     return parser
 
 
