@@ -47,7 +47,7 @@ from warnlink.physics.integrate import hermite
 from warnlink.physics.propagate import coast
 from warnlink.scenario.load import destination
 from warnlink.track.ellipse import chi2_2dof
-from warnlink.track.predict import BOOST_THRESHOLD, sigma_points, sigma_weights
+from warnlink.track.predict import sigma_points, sigma_weights
 
 F64 = NDArray[np.float64]
 Why = Literal["launch", "impact", "overflight", "neighbour"]
@@ -58,6 +58,7 @@ CIRCLE_POINTS = 16  # vertices of a corridor disc
 MIN_SEMI_AXIS_M = 1e3  # an impact area is never narrower: a warning is not a point
 MIN_HALF_WIDTH_M = 2e3  # nor is a corridor
 DT_PATH_S = 4.0  # spacing of the corridor's ground-track samples (about 30 km at 7 km/s)
+DT_COAST_S = 2.0  # integration step in the air: a ground track needs no finer (track.predict's)
 PATH_HORIZON_S = 3600.0  # the corridor looks this far ahead
 TERRITORIAL_M = 12 * 1852.0  # 12 nmi
 EEZ_M = 200 * 1852.0  # 200 nmi: "within the EEZ" means within 200 nmi of the land here
@@ -199,7 +200,7 @@ def predicted_path(e: Estimate, horizon_s: float = PATH_HORIZON_S) -> PredictedP
     w = sigma_weights(6)
     r_eci, v_eci = ecef_to_eci(e.t, pts[:, :3], pts[:, 3:])
     beta = e.ballistic_coefficient_kg_m2 or np.inf
-    arcs = coast(e.t, r_eci, v_eci, t_stop=e.t + horizon_s, beta=beta)
+    arcs = coast(e.t, r_eci, v_eci, t_stop=e.t + horizon_s, beta=beta, dt_fine=DT_COAST_S)
     t_end = arcs[0].t[-1]
     grid = np.append(np.arange(e.t, t_end, DT_PATH_S), t_end)
     pos = np.empty((len(arcs), len(grid), 3))
@@ -367,12 +368,21 @@ def _hits(index: RegionIndex, geom: Polygonal | None) -> NDArray[np.intp]:
     return np.asarray(index.tree.query(geom, predicate="intersects"), np.intp)
 
 
+def launch_basis(e: Estimate) -> bool:
+    """No trajectory to warn from yet: neither an impact nor an orbit is predicted.
+
+    The tracker withholds the impact while the motor burns or may relight (docs/formats.md),
+    so until one exists the path "if it stopped burning now" would fall short and lift
+    regions that are still at risk.
+    """
+    return e.impact is None and e.orbit is None
+
+
 def assess(e: Estimate, policy: AlertPolicy, index: RegionIndex | None = None) -> Assessment:
     """The authority's regions at risk from one estimate, with why and when.
 
-    While the motor may still burn (boost probability above track.predict's threshold
-    and no impact yet) the basis is the launch sector; afterwards the impact area (if
-    the estimate has an impact) and the corridor of the predicted path.
+    Until an impact or an orbit is predicted the basis is the launch sector; afterwards
+    the impact area (if the estimate has an impact) and the corridor of the predicted path.
     """
     check_estimate(e)
     index = index or region_index(policy.countries)
@@ -383,7 +393,7 @@ def assess(e: Estimate, policy: AlertPolicy, index: RegionIndex | None = None) -
     area = corridor = sector = None
     t_end: float | None = None
     place = None
-    boosting = e.impact is None and e.boost_probability > BOOST_THRESHOLD
+    boosting = launch_basis(e)
     if boosting:
         sector = launch_sector(e, policy)
         for i in _hits(index, sector):

@@ -40,7 +40,7 @@ class AlertPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     neighbour_distance_m: float = 5e3  # "bordering": within this distance
     launch_range_m: float = 5000e3  # before a trajectory exists: regions this near the launch
     launch_sector_deg: float = 30.0  # and within this of the heading (plus 3 sigma), if known
-    reassess_interval_s: float = 1.0  # a track's areas are recomputed at most this often
+    reassess_interval_s: float = 2.0  # a track's areas are recomputed at most this often
     passed_margin_s: float = 10.0  # a region is passed this long after the path leaves it
     impact_margin_s: float = 30.0  # "fell" this long after the predicted impact time
     all_clear_after_s: float = 120.0  # all-clear this long after the threat has ended
