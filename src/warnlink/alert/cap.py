@@ -209,7 +209,7 @@ def _info(alert: etree._Element, msg: AlertMessage, part: Part, lang: str) -> No
 
 def build_alert(msg: AlertMessage) -> etree._Element:
     """The <alert> element of a message (not yet validated)."""
-    alert = etree.Element(f"{{{CAP_NS}}}alert", nsmap={None: CAP_NS})
+    alert = etree.Element(f"{{{CAP_NS}}}alert", nsmap={None: CAP_NS})  # type: ignore[dict-item]
     _sub(alert, "identifier", msg.id)
     _sub(alert, "sender", msg.sender)
     _sub(alert, "sent", msg.sent)
@@ -229,7 +229,7 @@ def validate(alert: etree._Element) -> None:
     """CapError unless the document is valid CAP 1.2 (schema plus the rules it leaves out)."""
     xsd = schema()
     if not xsd.validate(alert):
-        raise CapError("; ".join(f"line {e.line}: {e.message}" for e in xsd.error_log))
+        raise CapError("not valid CAP 1.2: " + "; ".join(str(xsd.error_log).splitlines()))
     for el in alert.iter(f"{{{CAP_NS}}}polygon"):
         check_polygon_text(el.text or "")
     refs = alert.find(f"{{{CAP_NS}}}references")

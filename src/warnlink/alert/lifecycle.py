@@ -311,10 +311,10 @@ class Authority:
             v.t_over_last is not None and v.t_over_last + p.passed_margin_s > t
             for v in th.active.values()
         )
-        if th.ended_at is None and impact_t is None and not pending:
-            if t - th.t_seen >= p.lost_after_s:  # silent (or deleted) with no predicted end
-                th.ended_at = t
-                th.active = {}
+        silent = t - th.t_seen >= p.lost_after_s  # or deleted, with no predicted end
+        if th.ended_at is None and impact_t is None and not pending and silent:
+            th.ended_at = t
+            th.active = {}
         done = th.ended_at is not None and not th.active and (impact_t is None or th.fell)
         if done and th.ended_at is not None and t >= th.ended_at + p.all_clear_after_s:
             th.closed = True
