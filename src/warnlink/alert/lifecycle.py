@@ -8,7 +8,9 @@ predicted path has left it) / `fell` (the predicted impact time has gone by: int
 sea, with the waters, or onto land) → `all_clear` (Cancel). Whenever an estimate
 changes the regions at risk a correction goes out at once: an Update listing the
 regions added and, in a second info set, those `lifted` (no longer expected to be
-reached); if every region is lifted the warning is cancelled as `lifted`.
+reached). If every region is lifted and an impact is predicted, the thread stays open
+to report where it fell (into the sea, inside or outside the waters) before the
+all-clear; without an impact (an orbit) the warning is cancelled as `lifted` at once.
 Every Update and Cancel references all earlier messages of its thread.
 """
 
@@ -272,11 +274,11 @@ class Authority:
             parts.append(self._part(th, "lifted", lifted, a))
         if not parts:
             return []
-        if not new and not th.warned:  # every region lifted: not expected to reach
+        if not new and not th.warned and a.impact is None:  # lifted, nothing left to report
             th.closed = True
             return [self._emit(th, t, "Cancel", parts)]
-        if not new:
-            th.ended_at = t
+        # with an impact predicted the thread stays open to say where it fell
+        th.ended_at = t if not new and a.impact is None else None
         return [self._emit(th, t, "Update", parts)]
 
     def _tick(self, th: _Thread, t: float) -> list[AlertMessage]:
