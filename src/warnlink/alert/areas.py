@@ -353,13 +353,19 @@ def launch_sector(e: Estimate, policy: AlertPolicy) -> Polygon:
     if e.heading_deg is not None:
         half = min(180.0, policy.launch_sector_deg + 3.0 * (e.heading_sigma_deg or 0.0))
     heading = e.heading_deg or 0.0
-    az = np.linspace(heading - half, heading + half, 49)
-    ends = [destination(lat0, lon0, policy.launch_range_m, float(a)) for a in az]
-    lon = unwrap_lon(np.array([p[1] for p in ends]), lon0)
-    ring = list(zip(lon, [p[0] for p in ends], strict=True))
+    rng = policy.launch_range_m
+    # the arc, and for a sector its two edges along the geodesics (a straight lon/lat
+    # line would bow away from them by hundreds of km over thousands)
+    pts = [(rng, float(a)) for a in np.linspace(heading - half, heading + half, 49)]
     if half < 180.0:
-        ring = [(lon0, lat0), *ring]
-    return Polygon(ring).buffer(0)
+        steps = np.linspace(0.0, rng, 25)[1:-1]
+        pts = (
+            [(0.0, 0.0)] + [(float(d), heading - half) for d in steps] + pts
+            + [(float(d), heading + half) for d in steps[::-1]]
+        )  # fmt: skip
+    ends = [destination(lat0, lon0, d, a) if d > 0 else (lat0, lon0) for d, a in pts]
+    lon = unwrap_lon(np.array([p[1] for p in ends]), lon0)
+    return Polygon(list(zip(lon, [p[0] for p in ends], strict=True))).buffer(0)
 
 
 def _hits(index: RegionIndex, geom: Polygonal | None) -> NDArray[np.intp]:
