@@ -146,14 +146,15 @@ class Authority:
 
     def update(self, e: Estimate) -> list[AlertMessage]:
         """Take one estimate of a track (tentative ones are ignored; `deleted` = lost)."""
-        out = self.advance(e.t)
         th = self._threads.setdefault(e.track, _Thread(e.track))
+        if e.status == "confirmed":
+            th.t_seen = e.t  # before time passes: this track is not silent
+        out = self.advance(e.t)
         if e.status == "deleted":
             th.lost = True
-            return out + self._tick(th, e.t)
+            return out
         if e.status != "confirmed":
             return out
-        th.t_seen = e.t
         if th.closed and th.fell:
             return out
         if e.launch is not None:
@@ -210,14 +211,21 @@ class Authority:
         p = self.policy
         a = th.last
         impact_t = a.impact.t if a is not None and a.impact is not None else None
-        times = [r.t_over_last + p.passed_margin_s for r in th.active.values() if r.t_over_last]
+        times = [
+            r.t_over_last + p.passed_margin_s
+            for r in th.active.values()
+            if r.t_over_last is not None and "impact" not in r.why
+        ]
         if impact_t is not None and not th.fell:
             times.append(impact_t + p.impact_margin_s)
         if impact_t is None and th.ended_at is None:
             times.append(th.t_seen + p.lost_after_s)
         if th.ended_at is not None and (impact_t is None or th.fell):
             times.append(th.ended_at + p.all_clear_after_s)
-        return max(min(times), self._now) if times else None
+        future = [u for u in times if u > self._now]
+        if len(future) < len(times):  # due now: _tick at the current time will act on it
+            return self._now
+        return min(future) if future else None
 
     def current(self) -> list[AlertMessage]:
         """The latest message of each thread that has sent one (Cancels included)."""
