@@ -96,7 +96,7 @@ def _messages() -> list:
 
 def test_messages_are_valid_cap_with_the_fields_filled() -> None:
     msgs = _messages()
-    assert [m.msg_type for m in msgs][0] == "Alert" and msgs[-1].msg_type == "Cancel"
+    assert msgs[0].msg_type == "Alert" and msgs[-1].msg_type == "Cancel"
     for m in msgs:
         doc = etree.fromstring(alert_xml(m))
         assert doc.findtext("cap:status", namespaces=NS) == "Exercise"

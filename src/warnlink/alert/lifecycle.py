@@ -323,7 +323,7 @@ class Authority:
         )
         silent = t - th.t_seen >= p.lost_after_s  # or deleted, with no predicted end
         if th.ended_at is None and impact_t is None and not pending and silent:
-            th.ended_at = t
+            th.ended_at = th.t_seen + p.lost_after_s
             th.active = {}
         done = th.ended_at is not None and not th.active and (impact_t is None or th.fell)
         if done and th.ended_at is not None and t >= th.ended_at + p.all_clear_after_s:
