@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 
@@ -10,6 +12,17 @@ from warnlink.alert.policy import AlertPolicy, policy_from_dict
 from warnlink.formats.records import Estimate, GroundPoint, vec3
 from warnlink.geo.frames import enu_basis, geodetic_to_ecef
 from warnlink.track.ellipse import ground_point
+
+
+@dataclass
+class TrackedRun:
+    """A simulated and tracked run: its directory, estimates and epoch."""
+
+    directory: Path
+    estimates_path: Path
+    estimates: list[Estimate]
+    epoch: datetime
+
 
 EPOCH = datetime(2022, 10, 3, 22, 22, tzinfo=UTC)
 AKITA = (39.72, 140.10)  # Akita city, inside JP-05

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import fcntl
 import pickle
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pytest
+from alert_support import TrackedRun
 
 from warnlink.alert.run import find_epoch
 from warnlink.formats.jsonl import iter_jsonl
@@ -18,14 +17,6 @@ from warnlink.sim.run import simulate, write_run
 from warnlink.track.run import run_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class TrackedRun:
-    directory: Path
-    estimates_path: Path
-    estimates: list[Estimate]
-    epoch: datetime
 
 
 def _make(out: Path) -> TrackedRun:
