@@ -48,6 +48,15 @@ def test_every_region_fits_cap() -> None:
         assert cover.intersection(r.geometry).area >= 0.9 * r.geometry.area, r.id
 
 
+def test_a_multipolygon_becomes_several_polygons() -> None:
+    okinawa = next(r for r in load_regions() if r.id == "JP-47")
+    assert len(shapely.get_parts(okinawa.geometry)) > 1
+    polys = cap_polygons(okinawa.geometry)
+    assert 1 < len(polys) <= 20
+    # disjoint islands stay disjoint parts, each its own <polygon>
+    assert shapely.union_all(polys).geom_type == "MultiPolygon"
+
+
 @st.composite
 def star_polygons(draw: st.DrawFn) -> Polygon:
     """Star-shaped rings of up to 2,000 vertices with jagged radii (valid by construction)."""

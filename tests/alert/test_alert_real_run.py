@@ -14,7 +14,7 @@ from warnlink.alert.lifecycle import AlertMessage, run_alerts
 from warnlink.alert.policy import DEFAULT_POLICIES, policy_from_dict
 from warnlink.cli import main
 
-QUICK = {"reassess_interval_s": 10.0}  # fewer corridor flights: the test stays fast
+QUICK = {"reassess_interval_s": 20.0}  # fewer corridor flights: the test stays fast
 
 
 def _threads(msgs: list[AlertMessage]) -> dict[str, list[AlertMessage]]:
@@ -87,7 +87,7 @@ def test_cli_writes_the_feed(irbm_run: TrackedRun, tmp_path: Path) -> None:
     policy.write_text(
         'party = "JP"\ncountries = ["JP"]\nsender = "j@x.example"\nsender_name = "J-Alert"\n'
         'languages = ["ja-JP", "en-US"]\nutc_offset = "+09:00"\ncorridor_ceiling_m = 2000e3\n'
-        "reassess_interval_s = 10.0\n"
+        "reassess_interval_s = 20.0\n"
     )
     out = tmp_path / "alerts"
     code = main(["alert", "--estimates", str(irbm_run.estimates_path), "--policy", str(policy),

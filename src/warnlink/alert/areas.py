@@ -273,6 +273,7 @@ class RegionIndex:
     land: Polygonal  # the regions plus the land-layer islets nearest to them
     all_tree: shapely.STRtree  # every region of every country (land or not)
     all_regions: tuple[Region, ...]
+    land_tree: shapely.STRtree  # the land layer (islets in no region included)
 
     def neighbours(self, i: int, distance_m: float) -> NDArray[np.intp]:
         """Regions within distance_m of region i (degrees of latitude: a little generous)."""
@@ -295,8 +296,9 @@ def region_index(countries: tuple[str, ...]) -> RegionIndex:
     ]
     land = shapely.union_all([r.geometry for r in regions] + ours)
     return RegionIndex(
-        regions, shapely.STRtree([r.geometry for r in regions]), land, all_tree, everything
-    )
+        regions, shapely.STRtree([r.geometry for r in regions]), land, all_tree, everything,
+        shapely.STRtree(list(land_polys)),
+    )  # fmt: skip
 
 
 def _metres_per_degree(lat_deg: float) -> tuple[float, float]:
@@ -317,7 +319,7 @@ def impact_place(lat_deg: float, lon_deg: float, index: RegionIndex) -> ImpactPl
     pt = Point(lon_deg, lat_deg)
     hit = index.all_tree.query(pt, predicate="intersects")
     country = index.all_regions[int(hit[0])].country if len(hit) else None
-    on_land = country is not None or any(p.intersects(pt) for p in load_land())
+    on_land = country is not None or len(index.land_tree.query(pt, predicate="intersects")) > 0
     kx, ky = _metres_per_degree(lat_deg)
     box_lon, box_lat = 1.2 * EEZ_M / kx, 1.2 * EEZ_M / ky
     near = shapely.clip_by_rect(
