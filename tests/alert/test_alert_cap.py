@@ -57,6 +57,19 @@ def test_a_multipolygon_becomes_several_polygons() -> None:
     assert shapely.union_all(polys).geom_type == "MultiPolygon"
 
 
+def test_shapes_across_the_antimeridian_are_cut() -> None:
+    from warnlink.alert.areas import ellipse_polygon
+
+    e = ellipse_polygon(40.0, 179.8, (100e3**2, 50e3**2, 0.0), 0.99)
+    assert e.bounds[2] > 180.0  # built with continuous longitudes
+    polys = cap_polygons(e)
+    assert len(polys) == 2
+    for p in polys:
+        check_polygon_text(polygon_text(p))
+        assert p.bounds[0] >= -180.0 and p.bounds[2] <= 180.0
+    assert sum(p.area for p in polys) == pytest.approx(e.area, rel=0.02)
+
+
 @st.composite
 def star_polygons(draw: st.DrawFn) -> Polygon:
     """Star-shaped rings of up to 2,000 vertices with jagged radii (valid by construction)."""
@@ -126,7 +139,7 @@ def test_messages_are_valid_cap_with_the_fields_filled() -> None:
     )
     assert any("秋田県" in a for a in areas) and any("着弾予想範囲" in a for a in areas)
     ko = doc.xpath("//cap:info[cap:language='ko-KR']/cap:description/text()", namespaces=NS)[0]
-    assert ko.startswith("[消防庁]")  # the sender in brackets, as MOIS writes "[행정안전부]"
+    assert ko.startswith("[FDMA test]")  # the sender in brackets, as MOIS writes "[행정안전부]"
     urg = doc.xpath("//cap:info[1]/cap:urgency/text()", namespaces=NS)
     assert urg == ["Immediate"]
 

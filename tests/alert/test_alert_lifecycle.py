@@ -65,7 +65,7 @@ def test_fell_on_land_then_all_clear() -> None:
     assert auth.advance(400.0) == []
     (clear,) = auth.advance(411.0)
     assert clear.msg_type == "Cancel" and clear.stage == "all_clear"
-    assert clear.parts[0].texts["ko-KR"].description.startswith("[消防庁]")
+    assert clear.parts[0].texts["ko-KR"].description.startswith("[FDMA test]")
     _chain_ok(auth.messages)
 
 

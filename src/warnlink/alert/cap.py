@@ -16,6 +16,7 @@ from importlib.resources import files
 
 import numpy as np
 import shapely
+import shapely.affinity
 from lxml import etree
 from shapely.geometry import Polygon
 from shapely.geometry.polygon import orient
@@ -87,17 +88,34 @@ def _fit(ring: Polygon, max_points: int) -> Polygon:
     return orient(shapely.set_precision(c.buffer(1e-3, quad_segs=1), GRID_DEG), 1.0)
 
 
+def split_antimeridian(geom: Polygonal) -> Polygonal:
+    """Shapes built with continuous longitudes, cut at +-180 and shifted into [-180, 180]."""
+    west, _, east, _ = geom.bounds
+    if west >= -180.0 and east <= 180.0:
+        return geom
+    pieces = [
+        shapely.affinity.translate(shapely.clip_by_rect(geom, lo, -90.0, hi, 90.0), -shift)
+        for lo, hi, shift in ((-540.0, -180.0, -360.0), (-180.0, 180.0, 0.0), (180.0, 540.0, 360.0))
+    ]
+    return shapely.union_all([p for p in pieces if not p.is_empty])
+
+
 def cap_polygons(
     geom: Polygonal, max_points: int = MAX_POINTS, max_polygons: int = MAX_POLYGONS
 ) -> list[Polygon]:
     """A (multi)polygon as CAP polygons: valid, closed, counter-clockwise, <= max_points each.
 
+    Shapes across the antimeridian are cut there (CAP longitudes are in [-180, 180]).
     Holes are dropped (a CAP polygon has none; covering a lake or enclave errs on the
     safe side). Areas of more than max_polygons parts (island groups) are merged by
     buffering (doubling from 0.01 degree, about 1 km) until few enough remain: again a
     slightly larger area, never a smaller one.
     """
-    parts = [p for p in shapely.get_parts(geom) if isinstance(p, Polygon) and not p.is_empty]
+    parts = [
+        p
+        for p in shapely.get_parts(split_antimeridian(geom))
+        if isinstance(p, Polygon) and not p.is_empty
+    ]
     d = 0.01
     while len(parts) > max_polygons:
         merged = shapely.union_all([p.buffer(d, quad_segs=2) for p in parts])

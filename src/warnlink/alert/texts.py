@@ -211,6 +211,13 @@ def _where_fell(
     }[lang]
 
 
+def _bracket_name(sender_name: str) -> str:
+    """The sender in Korean texts' brackets: the Hangul form of "A / B" names if any."""
+    names = [n.strip() for n in sender_name.split(" / ")]
+    hangul = [n for n in names if any("\uac00" <= ch <= "\ud7a3" for ch in n)]
+    return hangul[0] if hangul else names[-1]
+
+
 def render(
     stage: Stage,
     lang: str,
@@ -224,7 +231,7 @@ def render(
     """The texts of a stage in a language; origin is the launch country code if known."""
     local = local_time(epoch, t_event, policy)
     clock = f"{local:%H時%M分}" if lang == "ja-JP" else f"{local:%H:%M}"
-    sender = "[" + policy.sender_name.split(" / ")[0] + "]"
+    sender = "[" + _bracket_name(policy.sender_name) + "]"
     there = COUNTRY[lang].get(origin or "", "")
     origin_text = {"en-US": f"from {there} ", "ja-JP": f"{there}から", "ko-KR": f"{there} "}[lang]
     event, headline, description, instruction = TEMPLATES[lang][stage]
