@@ -28,7 +28,6 @@ from warnlink.alert.areas import (
     ImpactPlace,
     RegionIndex,
     RegionRisk,
-    Why,
     assess,
     launch_basis,
     region_index,
@@ -400,11 +399,6 @@ class Authority:
         th.history.append(msg)
         self.messages.append(msg)
         return msg
-
-
-def why_text(why: tuple[Why, ...]) -> str:
-    """A region's reasons, for summaries."""
-    return "+".join(why)
 
 
 def run_alerts(

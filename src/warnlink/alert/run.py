@@ -16,6 +16,8 @@ from warnlink.formats.records import Estimate
 
 @dataclass
 class AlertRun:
+    """What `warnlink alert` made: the messages, and the feed and alert files written."""
+
     messages: list[AlertMessage]
     paths: list[Path]
 
