@@ -126,3 +126,17 @@ def test_tentative_estimates_and_other_tracks_are_separate() -> None:
     assert [m.msg_type for m in a + b] == ["Alert", "Alert"]
     assert a[0].references == () and b[0].references == ()
     assert {m.track for m in auth.current()} == {"A", "B"}
+
+
+def test_launch_sector_only_grows_while_the_motor_burns() -> None:
+    auth = Authority(policy(launch_sector_deg=10.0, include_neighbours=True), EPOCH)
+    (first,) = auth.update(boosting(5.0, heading=(77.0, 2.0)))
+    msgs = [
+        m
+        for h in (70.0, 90.0, 77.0, 60.0)
+        for m in auth.update(boosting(6.0 + h / 10, heading=(h, 2.0)))
+    ]
+    assert all(p.stage == "launch" for m in msgs for p in m.parts)  # nothing lifted
+    sizes = [len(first.region_ids)] + [len(m.region_ids) for m in msgs]
+    assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
+    assert auth.update(boosting(20.0, heading=(77.0, 2.0))) == []  # nothing new

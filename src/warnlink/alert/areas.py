@@ -112,7 +112,7 @@ class Assessment:
         return frozenset(r.region.id for r in self.risks)
 
 
-_SEVERITY: dict[Why, int] = {"impact": 0, "overflight": 1, "launch": 2, "neighbour": 3}
+SEVERITY: dict[Why, int] = {"impact": 0, "overflight": 1, "launch": 2, "neighbour": 3}
 
 
 def check_estimate(e: Estimate) -> None:
@@ -431,7 +431,7 @@ def assess(e: Estimate, policy: AlertPolicy, index: RegionIndex | None = None) -
     risks = tuple(
         RegionRisk(
             region=index.regions[i],
-            why=tuple(sorted(why[i], key=_SEVERITY.__getitem__)),
+            why=tuple(sorted(why[i], key=SEVERITY.__getitem__)),
             t_impact=t_impact.get(i),
             t_over_first=t_first.get(i),
             t_over_last=t_last.get(i),

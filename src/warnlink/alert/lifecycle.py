@@ -19,11 +19,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from warnlink.alert.areas import (
+    SEVERITY,
     Assessment,
     ImpactPlace,
     RegionIndex,
@@ -99,6 +100,16 @@ def _stage_of(risks: Iterable[RegionRisk]) -> Stage:
     if "overflight" in whys:
         return "overflight_expected"
     return "launch"
+
+
+def _merged(old: RegionRisk | None, new: RegionRisk | None) -> RegionRisk:
+    """A region's risk with the reasons of both (the launch sector keeps what it warned)."""
+    if old is None or new is None:
+        risk = old or new
+        assert risk is not None
+        return risk
+    why = tuple(sorted(set(old.why) | set(new.why), key=SEVERITY.__getitem__))
+    return old if why == old.why else replace(new, why=why)
 
 
 @dataclass
@@ -252,7 +263,7 @@ class Authority:
             if r.region.id not in th.warned or r.region.id in th.active
         }
         if a.basis == "launch":  # the sector only grows until a trajectory is known
-            new = {**th.active, **new}
+            new = {k: _merged(th.active.get(k), new.get(k)) for k in th.active.keys() | new}
         if not th.history:
             if not new:
                 return []
