@@ -135,6 +135,35 @@ def _cmd_consult_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_alert(args: argparse.Namespace) -> int:
+    from warnlink.alert.policy import load_policy
+    from warnlink.alert.run import find_epoch, parse_epoch, run_alert_file
+    from warnlink.alert.texts import local_time
+
+    estimates = Path(args.estimates)
+    policy = load_policy(Path(args.policy))
+    epoch = parse_epoch(args.epoch) if args.epoch else find_epoch(estimates)
+    with console.status("running the estimates through the alert lifecycle"):
+        run = run_alert_file(estimates, policy, epoch, Path(args.out), args.exercise)
+    summary = table(
+        f"CAP messages of {policy.party} ({'Exercise' if args.exercise else 'Actual'})",
+        ("sent (local)", "type", "track", "stage", "regions"), ("refs",),
+    )  # fmt: skip
+    for m in run.messages:
+        regions = "; ".join(
+            f"{p.stage}: "
+            + (", ".join(r.region.id for r in p.risks) if len(p.risks) <= 4 else f"{len(p.risks)}")
+            for p in m.parts
+        )
+        summary.add_row(
+            f"{local_time(epoch, m.t, policy):%H:%M:%S}", m.msg_type, m.track, m.stage,
+            regions, str(len(m.references)),
+        )  # fmt: skip
+    console.print(summary)
+    console.print(f"{len(run.messages)} messages, all valid CAP 1.2; feed: {run.paths[0]}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="warnlink", description=__doc__)
     parser.add_argument("--version", action="version", version=f"warnlink {__version__}")
@@ -174,6 +203,18 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--no-sharing", action="store_true", help="each party on its own")
     mode.add_argument("--compare", action="store_true", help="with sharing, then without")
     p.set_defaults(func=_cmd_exercise)
+
+    p = sub.add_parser("alert", help="turn estimates into public warnings (CAP 1.2, Atom feed)")
+    p.add_argument("--estimates", required=True, help="estimates.jsonl (docs/formats.md)")
+    p.add_argument(
+        "--policy", required=True, help="the authority's policy, TOML (docs/alerting.md)"
+    )
+    p.add_argument("--out", required=True, help="directory for alerts.atom and alerts/*.xml")
+    p.add_argument("--exercise", action="store_true", help="CAP status Exercise (else Actual)")
+    p.add_argument(
+        "--epoch", help="UTC instant of t = 0 (default: manifest.json beside --estimates)"
+    )
+    p.set_defaults(func=_cmd_alert)
 
     p = sub.add_parser("consult", help="crisis consultation tools")
     csub = p.add_subparsers(dest="consult_command", required=True)

@@ -1,0 +1,142 @@
+"""Warning lifecycles: corrections with references, passes, falls, lifts, all-clear."""
+
+from __future__ import annotations
+
+from alert_support import (
+    AKITA,
+    EPOCH,
+    IWATE,
+    PACIFIC_FAR,
+    boosting,
+    falling_on,
+    impact,
+    policy,
+    state_estimate,
+)
+from msgspec import structs
+
+from warnlink.alert.cap import alert_xml
+from warnlink.alert.lifecycle import AlertMessage, Authority
+from warnlink.formats.records import Orbit
+
+
+def _chain_ok(msgs: list[AlertMessage]) -> None:
+    """Each message references every earlier one of its chain, as 'sender,identifier,sent'."""
+    for i, m in enumerate(msgs):
+        assert [str(r) for r in m.references] == [f"{p.sender},{p.id},{p.sent}" for p in msgs[:i]]
+        assert m.sent.endswith("+09:00") and len(m.sent) == len("2022-10-04T07:22:00+09:00")
+        alert_xml(m)  # valid CAP
+    assert len({m.id for m in msgs}) == len(msgs)
+
+
+def test_corrections_as_the_impact_moves_then_fell_at_sea_and_all_clear() -> None:
+    auth = Authority(policy(), EPOCH, exercise=True)
+    (m1,) = auth.update(boosting(5.0))
+    assert (m1.msg_type, m1.stage, len(m1.region_ids)) == ("Alert", "launch", 47)
+    (m2,) = auth.update(falling_on(*AKITA, t=20.0))
+    assert (m2.msg_type, m2.stage) == ("Update", "impact_expected")
+    assert [p.stage for p in m2.parts] == ["impact_expected", "lifted"]
+    assert {r.region.id for r in m2.parts[0].risks} == {"JP-05"}
+    assert len(m2.parts[1].risks) == 46
+    (m3,) = auth.update(falling_on(*IWATE, t=25.0))
+    assert {r.region.id for r in m3.parts[0].risks} == {"JP-03"}  # added
+    assert {r.region.id for r in m3.parts[1].risks} == {"JP-05"}  # lifted
+    assert auth.update(falling_on(*IWATE, t=26.0)) == []  # no change: nothing goes out
+    (m4,) = auth.update(falling_on(*PACIFIC_FAR, t=30.0))
+    assert [p.stage for p in m4.parts] == ["lifted"] and m4.msg_type == "Update"
+    rest = auth.finish()
+    assert [(m.msg_type, m.stage) for m in rest] == [("Update", "fell"), ("Cancel", "all_clear")]
+    fell = rest[0].parts[0]
+    assert fell.place is not None and fell.place.waters == "outside" and not fell.risks
+    assert "排他的経済水域（EEZ）外" in fell.texts["ja-JP"].description
+    assert rest[0].t >= 30.0 + 60.0  # after the predicted impact time
+    _chain_ok(auth.messages)
+
+
+def test_fell_on_land_then_all_clear() -> None:
+    auth = Authority(policy(all_clear_after_s=300.0), EPOCH)
+    auth.update(falling_on(*AKITA, t=20.0))
+    assert auth.advance(79.0) == []  # impact predicted at 80 (+30 s margin)
+    (fell,) = auth.advance(111.0)
+    assert fell.stage == "fell" and fell.region_ids == {"JP-05"}
+    assert (
+        "この地域にミサイルが落下した可能性があります" in fell.parts[0].texts["ja-JP"].description
+    )
+    assert auth.advance(400.0) == []
+    (clear,) = auth.advance(411.0)
+    assert clear.msg_type == "Cancel" and clear.stage == "all_clear"
+    assert clear.parts[0].texts["ko-KR"].description.startswith("[FDMA test]")
+    _chain_ok(auth.messages)
+
+
+def test_overflight_passes_region_by_region() -> None:
+    lat_end, lon_end = 39.48, 144.8  # where the hop comes down, as the corridor test finds
+    e = state_estimate(
+        0.0, 39.7, 138.5, 99e3, (2500.0, 0.0, 500.0),
+        impact_point=impact(lat_end, lon_end, 230.0),
+    )  # fmt: skip
+    auth = Authority(policy(corridor_ceiling_m=150e3, passed_margin_s=5.0), EPOCH)
+    (alert,) = auth.update(e)
+    assert (alert.msg_type, alert.stage) == ("Alert", "overflight_expected")
+    risks = {r.region.id: r for r in alert.parts[0].risks}
+    assert {"JP-05", "JP-03"} <= set(risks)
+    akita_left = risks["JP-05"].t_over_last
+    assert akita_left is not None and akita_left < risks["JP-03"].t_over_last  # type: ignore[operator]
+    assert alert.parts[0].t_event == min(r.t_over_first for r in risks.values())  # type: ignore[type-var]
+    (passed,) = auth.advance(akita_left + 5.0)
+    stages = {p.stage: {r.region.id for r in p.risks} for p in passed.parts}
+    assert "JP-05" in stages["passed"] and "JP-03" in stages["overflight_expected"]
+    assert "通過した模様です" in passed.parts[1].texts["ja-JP"].description
+    rest = auth.finish()
+    assert [m.stage for m in rest] == ["passed", "fell", "all_clear"]
+    assert rest[1].parts[0].place is not None and not rest[1].parts[0].place.on_land
+    _chain_ok(auth.messages)
+
+
+def test_orbit_lifts_and_cancels_at_once() -> None:
+    auth = Authority(policy(), EPOCH)
+    auth.update(boosting(5.0))
+    up = state_estimate(60.0, 35.0, 135.0, 300e3, (7700.0, 0.0, 0.0))
+    up = structs.replace(up, orbit=Orbit(280e3, 320e3, 0.99))
+    (cancel,) = auth.update(up)
+    assert (cancel.msg_type, cancel.stage) == ("Cancel", "lifted")
+    assert len(cancel.region_ids) == 47
+    assert "着弾・通過のおそれがなくなりました" in cancel.parts[0].texts["ja-JP"].description
+    assert auth.finish() == []
+    _chain_ok(auth.messages)
+
+
+def test_lost_track_is_cleared_after_silence() -> None:
+    auth = Authority(policy(lost_after_s=60.0, all_clear_after_s=120.0), EPOCH)
+    auth.update(boosting(5.0))
+    deleted = structs.replace(boosting(10.0), status="deleted")
+    assert auth.update(deleted) == []
+    assert auth.advance(60.0) == []  # silent since 5 s: lost from 65 s
+    assert auth.advance(65.0 + 119.0) == []
+    (clear,) = auth.advance(65.0 + 120.0)
+    assert clear.msg_type == "Cancel" and clear.stage == "all_clear"
+    assert len(clear.region_ids) == 47
+
+
+def test_tentative_estimates_and_other_tracks_are_separate() -> None:
+    auth = Authority(policy(), EPOCH)
+    assert auth.update(structs.replace(boosting(5.0), status="tentative")) == []
+    a = auth.update(falling_on(*AKITA, t=6.0, track="A"))
+    b = auth.update(falling_on(*IWATE, t=7.0, track="B"))
+    assert [m.msg_type for m in a + b] == ["Alert", "Alert"]
+    assert a[0].references == () and b[0].references == ()
+    assert {m.track for m in auth.current()} == {"A", "B"}
+
+
+def test_launch_sector_only_grows_while_the_motor_burns() -> None:
+    auth = Authority(policy(launch_sector_deg=10.0, include_neighbours=True), EPOCH)
+    (first,) = auth.update(boosting(5.0, heading=(77.0, 2.0)))
+    msgs = [
+        m
+        for h in (70.0, 90.0, 77.0, 60.0)
+        for m in auth.update(boosting(6.0 + h / 10, heading=(h, 2.0)))
+    ]
+    assert all(p.stage == "launch" for m in msgs for p in m.parts)  # nothing lifted
+    sizes = [len(first.region_ids)] + [len(m.region_ids) for m in msgs]
+    assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
+    assert auth.update(boosting(20.0, heading=(77.0, 2.0))) == []  # nothing new
