@@ -112,8 +112,14 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
         raise ValueError(f"--speed must be more than 0, got {args.speed}")
     modes = [True, False] if args.compare else [not args.no_sharing]
     out = Path(args.out) if args.out else Path("out") / Path(args.scenario).stem
+    policies: dict[str, Path] = {}
+    for item in args.alert_policy:
+        code, sep, path = item.partition("=")
+        if not sep or not code or not path:
+            raise ValueError(f"--alert-policy wants PARTY=FILE, got {item!r}")
+        policies[code] = Path(path)
     try:
-        report = run_exercise(Path(args.scenario), out, args.speed, modes, console)
+        report = run_exercise(Path(args.scenario), out, args.speed, modes, console, policies)
     except ExerciseError as exc:
         console.print(f"[bold red]exercise failed:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
@@ -202,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--no-sharing", action="store_true", help="each party on its own")
     mode.add_argument("--compare", action="store_true", help="with sharing, then without")
+    p.add_argument(
+        "--alert-policy", action="append", default=[], metavar="PARTY=FILE",
+        help="a party's public-alerting policy (TOML, docs/alerting.md); parties without one "
+        "use the shipped policy for their code (JP, KR, US), if any",
+    )  # fmt: skip
     p.set_defaults(func=_cmd_exercise)
 
     p = sub.add_parser("alert", help="turn estimates into public warnings (CAP 1.2, Atom feed)")

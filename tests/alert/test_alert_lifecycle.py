@@ -140,3 +140,30 @@ def test_launch_sector_only_grows_while_the_motor_burns() -> None:
     sizes = [len(first.region_ids)] + [len(m.region_ids) for m in msgs]
     assert sizes == sorted(sizes) and sizes[-1] > sizes[0]
     assert auth.update(boosting(20.0, heading=(77.0, 2.0))) == []  # nothing new
+
+
+def test_a_second_track_of_the_same_threat_joins_its_warning() -> None:
+    auth = Authority(policy(), EPOCH)
+    (first,) = auth.update(boosting(5.0, track="KR:T1"))
+    assert first.msg_type == "Alert"
+    # another party's track of the same booster, one second on: no second alert
+    assert auth.update(boosting(6.0, track="US:T7")) == []
+    # a track 90 km away is another threat
+    (other,) = auth.update(falling_on(*AKITA, t=6.5, track="X"))
+    assert other.msg_type == "Alert" and other.references == ()
+    # while the first track reports, the joined one is not assessed
+    assert auth.update(boosting(7.0, track="KR:T1")) == []
+    assert auth.update(falling_on(*IWATE, t=8.0, track="US:T7")) == []
+    # the first falls silent: the joined track carries the threat's warning on
+    (update,) = auth.update(falling_on(*IWATE, t=20.0, track="US:T7"))
+    assert update.msg_type == "Update" and update.track == "KR:T1"
+    assert update.references == (first.reference,)
+    assert {r.region.id for r in update.parts[0].risks} == {"JP-03"}
+    _chain_ok([m for m in auth.messages if m.track == "KR:T1"])
+
+
+def test_same_threat_needs_a_recent_estimate() -> None:
+    auth = Authority(policy(same_threat_window_s=10.0), EPOCH)
+    auth.update(boosting(5.0, track="A"))
+    (late,) = auth.update(boosting(30.0, track="B"))  # 25 s later: not joined
+    assert late.msg_type == "Alert" and late.track == "B"

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
+import numpy as np
+
 from warnlink.alert.areas import (
     SEVERITY,
     Assessment,
@@ -116,7 +118,9 @@ def _merged(old: RegionRisk | None, new: RegionRisk | None) -> RegionRisk:
 class _Thread:
     """The warning about one track: what is active, passed, lifted, and what was sent."""
 
-    track: str
+    track: str  # the first track of the threat: the thread's key, in message ids
+    primary: str = ""  # the track whose estimates are assessed now
+    estimate: Estimate | None = None  # the primary's latest confirmed estimate
     active: dict[str, RegionRisk] = field(default_factory=dict)
     warned: dict[str, RegionRisk] = field(default_factory=dict)  # ever active, not lifted
     sent: list[AlertMessage] = field(default_factory=list)  # every message about the track
@@ -149,22 +153,41 @@ class Authority:
         self.index: RegionIndex = region_index(policy.countries)
         self.messages: list[AlertMessage] = []
         self._threads: dict[str, _Thread] = {}
+        self._thread_of: dict[str, str] = {}  # track -> the thread of its threat
         self._seq = 0
         self._now = -math.inf
 
     # --- inputs --------------------------------------------------------------------------
 
     def update(self, e: Estimate) -> list[AlertMessage]:
-        """Take one estimate of a track (tentative ones are ignored; `deleted` = lost)."""
-        th = self._threads.setdefault(e.track, _Thread(e.track))
+        """Take one estimate of a track (tentative ones are ignored; `deleted` = lost).
+
+        A track first confirmed where an existing threat's track is (another party's
+        track of the same missile, a new track after a gap, a stage off the same boost)
+        joins that threat's warning instead of starting another: one warning per threat.
+        Its estimates are assessed only when the threat's current track falls silent.
+        """
+        key = self._thread_of.get(e.track)
+        if key is None:
+            if e.status != "confirmed":
+                return self.advance(e.t)
+            same = self._same_threat(e)
+            key = self._thread_of[e.track] = same.track if same is not None else e.track
+        th = self._threads.setdefault(key, _Thread(key, primary=e.track))
         if e.status == "confirmed":
-            th.t_seen = e.t  # before time passes: this track is not silent
+            th.t_seen = e.t  # before time passes: this threat is not silent
         out = self.advance(e.t)
+        if e.track != th.primary:
+            quiet = th.estimate is None or e.t - th.estimate.t > self.policy.handover_after_s
+            if e.status != "confirmed" or not quiet:
+                return out
+            th.primary = e.track  # the threat's track fell silent: this one carries on
         if e.status == "deleted":
             th.lost = True
             return out
         if e.status != "confirmed":
             return out
+        th.estimate = e
         if th.closed and th.fell:
             return out
         if e.launch is not None:
@@ -185,6 +208,26 @@ class Authority:
         a = assess(e, self.policy, self.index)
         th.last = a
         return out + self._apply(th, a, e.t)
+
+    def _same_threat(self, e: Estimate) -> _Thread | None:
+        """The open thread whose track, flown on to e.t, is nearest e (within the policy's
+        same_threat_m, from an estimate at most same_threat_window_s old), if any."""
+        p = self.policy
+        best: tuple[float, _Thread] | None = None
+        r = np.asarray(e.ecef_m, float)
+        for th in self._threads.values():
+            last = th.estimate
+            if th.closed or last is None or not 0.0 <= e.t - last.t <= p.same_threat_window_s:
+                continue
+            dt = e.t - last.t
+            r0 = np.asarray(last.ecef_m, float)
+            # constant velocity with gravity's drop: within a few km over half a minute
+            ahead = r0 + np.asarray(last.vel_mps, float) * dt
+            ahead -= 0.5 * 9.8 * dt * dt * r0 / np.linalg.norm(r0)
+            miss = float(np.linalg.norm(ahead - r))
+            if miss <= p.same_threat_m and (best is None or miss < best[0]):
+                best = (miss, th)
+        return None if best is None else best[1]
 
     def advance(self, t: float) -> list[AlertMessage]:
         """Let time pass to t: regions passed over, impacts gone by, lost tracks, all-clear."""

@@ -45,6 +45,11 @@ class AlertPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     impact_margin_s: float = 30.0  # "fell" this long after the predicted impact time
     all_clear_after_s: float = 120.0  # all-clear this long after the threat has ended
     lost_after_s: float = 60.0  # a silent track without a predicted end is closed after this
+    # a newly confirmed track this near an open threat's track (flown on to its time), from
+    # an estimate at most this old, is the same threat: one warning, not a second alert
+    same_threat_m: float = 50e3
+    same_threat_window_s: float = 30.0
+    handover_after_s: float = 5.0  # a threat's track this long silent: a joined one carries on
     expires_s: float = 3600.0  # CAP expires: sent plus this
     utc_offset: str = "+00:00"  # local time of the texts and of CAP `sent`, e.g. "+09:00"
 
@@ -71,7 +76,8 @@ def _check(p: AlertPolicy) -> AlertPolicy:
     for name in (
         "corridor_ceiling_m", "neighbour_distance_m", "launch_range_m", "launch_sector_deg",
         "reassess_interval_s", "passed_margin_s", "impact_margin_s", "all_clear_after_s",
-        "lost_after_s", "expires_s",
+        "lost_after_s", "expires_s", "same_threat_m", "same_threat_window_s",
+        "handover_after_s",
     ):  # fmt: skip
         value = getattr(p, name)
         if not (math.isfinite(value) and value >= 0.0):

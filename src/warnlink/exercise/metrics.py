@@ -42,6 +42,7 @@ from warnlink.exercise.plan import (
     ReceivedRecord,
     TimelineEvent,
 )
+from warnlink.exercise.warned import score_alerts
 from warnlink.formats.jsonl import iter_jsonl, read_json
 from warnlink.formats.records import Estimate, GroundPoint, SensorCatalogue
 from warnlink.physics.truth import Truth
@@ -384,6 +385,8 @@ def score(
     end_wall = max((e.wall for out in outputs.values() for e in out.events), default=0.0)
     result["latency_ms"] = {p: _latency_ms(out) for p, out in outputs.items()}
     result["releasability_violations"] = _releasability(outputs)
+    result["alerting"] = score_alerts(mode_dir, {p: o.plan for p, o in outputs.items()}, truth,
+                                      t_end)  # fmt: skip
     result["delivery"] = _delivery(mode_dir, outputs, end_wall)
     result["parties"] = {
         p: msgspec.to_builtins(out.summary) if out.summary else None for p, out in outputs.items()

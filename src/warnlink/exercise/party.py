@@ -30,7 +30,9 @@ import numpy as np
 from warnlink.exchange.envelope import Kind
 from warnlink.exchange.node import HubAddress, Node
 from warnlink.exchange.node_store import Received
+from warnlink.exercise.alerting import PartyAlerting, summary
 from warnlink.exercise.plan import (
+    ALERTS,
     DONE,
     EVENTS,
     FUSED,
@@ -78,15 +80,16 @@ class Party:
         self.tracker = Tracker(catalogue, TrackerConfig())
         self.maker = EstimateMaker(plan.confidence, plan.predict_interval_s)
         self.fuser = Fuser(plan.party, plan.confidence)
+        self.alerting = PartyAlerting(plan, self.data) if plan.alert_policy else None
         self.node: Node | None = None
         if plan.hub is not None and plan.pki is not None:
             self.node = Node(Path(plan.pki), plan.party, HubAddress.parse(plan.hub), self.data)
         self.files: dict[str, IO[bytes]] = {
             name: (self.data / name).open("ab", buffering=0)
-            for name in (OWN, FUSED, RECEIVED, EVENTS)
+            for name in (OWN, FUSED, RECEIVED, EVENTS, ALERTS)
         }
         self.firsts: set[str] = set()
-        self.counts = {"own": 0, "fused": 0, "received": 0, "published": 0}
+        self.counts = {"own": 0, "fused": 0, "received": 0, "published": 0, "alerts": 0}
         self.granted = plan.t_start  # scenario time the supervisor has let pass
         self._grant = asyncio.Event()
         self._answered = -1e18
@@ -195,6 +198,9 @@ class Party:
     def take(self, row: Received) -> None:
         env = row.envelope
         wall = time.time()
+        if env.kind == Kind.ALERT_NOTICE:  # a partner's public warning (CAP), for awareness
+            self.event("alert", f"{env.origin} issues public warnings", f"notice-{env.origin}")
+            return
         try:
             report = decode(env.payload)
         except ValueError as exc:
@@ -259,11 +265,32 @@ class Party:
             if f.estimate.impact is not None:
                 self.event("fused-impact", f"fused impact {_fmt_point(f.estimate)} ({who})",
                            "fused-impact")  # fmt: skip
+        if self.alerting is not None:
+            self.alert([f.estimate for f in tracks], t, wall)
+
+    def alert(self, estimates: list[Estimate], t: float, wall: float) -> None:
+        """The picture through the party's alerting authority; partners are told, too."""
+        assert self.alerting is not None
+        c0 = time.process_time()
+        messages, records = self.alerting.picture(estimates, t, wall)
+        self.cpu_s += time.process_time() - c0
+        self._write(ALERTS, records)
+        self.counts["alerts"] += len(records)
+        for r in records:
+            self.event("alert", summary(r))
+        if self.node is not None and messages and self.plan.release_tracks:
+            label = sorted(self.plan.release_tracks)
+            self.node.publish_many(
+                [(Kind.ALERT_NOTICE, label, self.alerting.store.xml[m.id]) for m in messages]
+            )
+            self.counts["published"] += len(messages)
 
     # -- lifetime ----------------------------------------------------------------------
 
     async def run(self) -> None:
         helpers: list[asyncio.Task[None]] = []
+        if self.alerting is not None:
+            self.event("alert", f"public alert feed at {await self.alerting.start()}")
         if self.node is not None:
             helpers = [asyncio.create_task(c) for c in (self.node.run(), self.receive(),
                                                         self.links())]  # fmt: skip
@@ -275,6 +302,8 @@ class Party:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            if self.alerting is not None:
+                await self.alerting.stop()
 
     def close(self) -> None:
         self.event("done", "stopped")
@@ -286,6 +315,7 @@ class Party:
             fused_records=self.counts["fused"],
             received=self.counts["received"],
             published=self.counts["published"],
+            alerts=self.counts["alerts"],
             processing_s=self.cpu_s,
         )
         for f in self.files.values():

@@ -6,7 +6,7 @@ JSON Lines out that the supervisor tails for the live timeline and scores at the
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -17,6 +17,8 @@ OWN = "own.jsonl"  # the party's own tracker estimates (docs/formats.md estimate
 FUSED = "fused.jsonl"  # FusedRecord
 RECEIVED = "received.jsonl"  # ReceivedRecord
 EVENTS = "events.jsonl"  # TimelineEvent
+ALERTS = "alerts.jsonl"  # AlertRecord; the CAP documents themselves in CAP_DIR
+CAP_DIR = "cap"  # alerts.atom and alerts/{id}.xml (warnlink.alert.feed.write_feed)
 DONE = "done.json"  # PartySummary, written last
 
 
@@ -37,6 +39,9 @@ class PartyPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # launch/impact prediction per track: sigma points flown to the ground are most of a
     # party's computing, and a warning decision needs no fresher estimate than this
     predict_interval_s: float = 2.0
+    epoch: str = "1970-01-01T00:00:00+00:00"  # UTC instant of scenario time 0 (CAP times)
+    # the party's public-alerting policy (warnlink.alert.policy fields); None: it issues none
+    alert_policy: dict[str, Any] | None = None
 
 
 class FusedRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -66,6 +71,26 @@ class ReceivedRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     has_estimates: bool
 
 
+class AlertRegion(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    region: str  # ISO 3166-2
+    stage: str  # of the message part naming it (warnlink.alert.texts.Stage)
+    why: list[str]  # impact, overflight, launch, neighbour
+
+
+class AlertRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A public warning message a party issued (its CAP document is CAP_DIR/alerts/{id}.xml)."""
+
+    wall: float  # when it was issued (rendered and validated)
+    picture_wall: float  # when the fused picture that caused it was started
+    known_t: float  # scenario time of that picture
+    id: str
+    msg_type: str  # Alert, Update, Cancel
+    stage: str
+    track: str  # the system track it is about
+    references: int
+    regions: list[AlertRegion]
+
+
 EventKind = Literal[
     "confirmed",  # first own confirmed track
     "own-impact",  # first own impact estimate
@@ -74,6 +99,7 @@ EventKind = Literal[
     "fused-impact",  # first fused impact estimate
     "link",  # connection to the hub up or down
     "held",  # the supervisor held the clock for the party's computing
+    "alert",  # a public warning message issued (CAP Alert, Update or Cancel)
     "done",
 ]
 
@@ -94,4 +120,5 @@ class PartySummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     fused_records: int
     received: int
     published: int
-    processing_s: float  # CPU the tracker and fusion took
+    processing_s: float  # CPU the tracker, fusion and alerting took
+    alerts: int = 0  # public warning messages issued

@@ -14,7 +14,7 @@ from warnlink.exercise.metrics import load_outputs
 from warnlink.formats.records import GroundPoint
 from warnlink.physics.truth import Truth
 from warnlink.plot import style
-from warnlink.plot.basemap import Extent, draw_basemap
+from warnlink.plot.basemap import Extent, draw_basemap, polygon_path
 from warnlink.plot.tracks import geo_tracks
 from warnlink.scenario.model import Scenario
 
@@ -140,4 +140,65 @@ def map_figure(scenario: Scenario, truth: Truth, mode_dir: Path, parties: list[s
     zoom.legend(fontsize=8, loc="lower left")
     over.set_title(scenario.name, fontsize=10, loc="left")
     zoom.set_title("around the RV's impact", fontsize=10, loc="left")
+    return fig
+
+
+MIN_SPAN_DEG = 6.0  # a map of Guam alone still shows where it is
+WARN_COLOURS = {  # region status in a party's public warnings, against the truth
+    "warned in time": "#2ca02c",
+    "warned late": "#ff7f0e",
+    "missed": "#d62728",
+    "over-warned (impact/overflight)": "#9467bd",
+    "over-warned (launch: take shelter)": "#f6e27f",
+}
+
+
+def _region_status(alerting: dict[str, Any]) -> dict[str, str]:
+    status: dict[str, str] = {}
+    for region in alerting["over_warned"].get("launch", {}):
+        status[region] = "over-warned (launch: take shelter)"
+    for region in alerting["over_warned"].get("specific", {}):
+        status[region] = "over-warned (impact/overflight)"
+    for row in alerting["regions_at_risk"]:
+        status[row["region"]] = (
+            "missed" if row["warned_s"] is None
+            else "warned late" if row["missed"] else "warned in time"
+        )  # fmt: skip
+    return status
+
+
+def warnings_figure(truth: Truth, alerting: dict[str, dict[str, Any]]) -> Figure:
+    """Each alerting party's regions coloured by what its warnings did against the truth,
+    under the flights' ground tracks."""
+    from matplotlib.patches import Patch, PathPatch
+
+    from warnlink.geo.regions import load_regions
+
+    regions = {r.id: r for r in load_regions()}
+    tracks = geo_tracks(truth)
+    parties = list(alerting)
+    fig = Figure(figsize=(5.2 * max(1, len(parties)), 5.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(parties))))
+    for ax, party in zip(axes, parties, strict=False):
+        mine = [r for r in regions.values() if r.country in alerting[party]["countries"]]
+        bounds = np.array([r.geometry.bounds for r in mine])
+        lon = np.concatenate([bounds[:, 0], bounds[:, 2]])
+        lat = np.concatenate([bounds[:, 1], bounds[:, 3]])
+        mid_lon, mid_lat = (lon.min() + lon.max()) / 2, (lat.min() + lat.max()) / 2
+        lon = np.append(lon, [mid_lon - MIN_SPAN_DEG / 2, mid_lon + MIN_SPAN_DEG / 2])
+        lat = np.append(lat, [mid_lat - MIN_SPAN_DEG / 2, mid_lat + MIN_SPAN_DEG / 2])
+        draw_basemap(ax, Extent.around(lon, lat).padded(0.15), place_max_rank=None)
+        for region, what in _region_status(alerting[party]).items():
+            if region in regions:
+                path = polygon_path(regions[region].geometry)
+                ax.add_patch(PathPatch(path, fc=WARN_COLOURS[what], ec="0.3", lw=0.4, zorder=3))
+        for g in tracks:
+            ax.plot(g.lon_deg, g.lat_deg, "-", color="k" if g.obj.kind == "rv" else "0.5",
+                    lw=1.2 if g.obj.kind == "rv" else 0.7, zorder=4)  # fmt: skip
+        a = alerting[party]
+        first = "none" if a["first_alert_s"] is None else f"T+{a['first_alert_s']:.0f} s"
+        ax.set_title(f"{party}: first alert {first}, missed {len(a['missed'])}", fontsize=10,
+                     loc="left")  # fmt: skip
+    handles = [Patch(fc=colour, ec="0.3", label=what) for what, colour in WARN_COLOURS.items()]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
     return fig

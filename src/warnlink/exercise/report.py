@@ -14,6 +14,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from warnlink.exercise import plots
+from warnlink.exercise.plan import CAP_DIR
 from warnlink.formats.truth_files import read_truth
 from warnlink.scenario.model import Scenario
 from warnlink.sim.run import FILES
@@ -79,6 +80,39 @@ def _table(rows: list[dict[str, Any]], modes: Sequence[str]) -> str:
     return "\n".join([*out, "</table>"])
 
 
+def _alerts_table(run: dict[str, Any], mode: str, out: Path) -> str:
+    """Per alerting party: what it sent, how early, which regions it missed or over-warned,
+    and a link to its CAP feed."""
+    head = [
+        "party", "CAP messages (Alert / Update / Cancel)", "first alert",
+        "regions at risk (first warned, lead time)", "missed",
+        "over-warned: launch stage / impact or overflight (region-seconds)",
+        "correction after the picture (median, max)", "feed",
+    ]  # fmt: skip
+    out_rows = ["<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
+    for party, a in run["alerting"].items():
+        m = a["messages"]
+        risk = "; ".join(
+            f"{r['region']} {r['reason']} at T+{r['at_risk_s']:.0f} s "
+            + ("never warned" if r["warned_s"] is None
+               else f"warned T+{r['warned_s']:.0f} s, lead {r['lead_s']:.0f} s")
+            for r in a["regions_at_risk"]
+        ) or "none"  # fmt: skip
+        over = [a["over_warned"].get(k, {}) for k in ("launch", "specific")]
+        over_text = " / ".join(f"{len(o)} ({sum(o.values()):.0f})" for o in over)
+        c = a["correction_ms"]
+        corr = "—" if c["p50"] is None else f"{c['p50']:.0f} ms, {c['max']:.0f} ms"
+        feed = Path(mode) / party / CAP_DIR / "alerts.atom"
+        link = f"<a href='{feed}'>{feed}</a>" if (out / feed).exists() else "—"
+        cells = [party, f"{m['Alert']} / {m['Update']} / {m['Cancel']}",
+                 _s(a["first_alert_s"]), risk, ", ".join(a["missed"]) or "none", over_text,
+                 corr, link]  # fmt: skip
+        out_rows.append("<tr>" + "".join(
+            f"<td>{c if i == len(cells) - 1 else html.escape(str(c))}</td>"
+            for i, c in enumerate(cells)) + "</tr>")  # fmt: skip
+    return f"<h3>{html.escape(mode)}</h3>" + "\n".join([*out_rows, "</table>"])
+
+
 def write_report(
     scenario: Scenario, out: Path, run_dir: Path, runs: dict[str, dict[str, Any]]
 ) -> Path:
@@ -98,6 +132,10 @@ def write_report(
             fig = plots.map_figure(scenario, truth, out / mode, parties)
             figures.append((f"Ground tracks and fused impact ellipses ({mode})", fig))
             break
+    for mode in ("sharing", "alone"):
+        if runs.get(mode, {}).get("alerting"):
+            fig = plots.warnings_figure(truth, runs[mode]["alerting"])
+            figures.append((f"Public warnings against the truth ({mode})", fig))
     modes = [m for m in ("alone", "sharing") if m in runs]
     checks = []
     for m in modes:
@@ -116,6 +154,8 @@ def write_report(
         "<h2>What sharing buys</h2>",
         _table(rows, modes),
         "<ul>" + "".join(checks) + "</ul>",
+        "<h2>Public warnings</h2>",
+        *(_alerts_table(runs[m], m, out) for m in modes if runs[m].get("alerting")),
     ]
     for title, fig in figures:
         body.append(f"<h2>{html.escape(title)}</h2><img src='data:image/png;base64,{_png(fig)}'>")

@@ -13,8 +13,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from rich.console import Console
 
+from warnlink.alert.policy import DEFAULT_POLICIES, default_policy, load_policy
 from warnlink.exercise.metrics import score
 from warnlink.exercise.supervise import Setup, supervise
 from warnlink.exercise.timeline import Timeline
@@ -39,9 +41,29 @@ def prepare(scenario: Scenario, out: Path, console: Console) -> tuple[Path, floa
     return run_dir, manifest.t_end
 
 
+def alert_policies(scenario: Scenario, files: dict[str, Path]) -> dict[str, dict[str, Any]]:
+    """Each party's checked alerting policy: its file if given, else the shipped one."""
+    codes = {p.code for p in scenario.parties}
+    unknown = sorted(set(files) - codes)
+    if unknown:
+        raise ValueError(f"--alert-policy for {', '.join(unknown)}: not a party of the scenario")
+    out: dict[str, dict[str, Any]] = {}
+    for code in sorted(codes):
+        if code in files:
+            policy = load_policy(files[code])
+            if policy.party != code:
+                raise ValueError(f"{files[code]}: the policy of {policy.party}, given for {code}")
+        elif code in DEFAULT_POLICIES:
+            policy = default_policy(code)
+        else:
+            continue
+        out[code] = msgspec.to_builtins(policy)
+    return out
+
+
 def run_mode(
     scenario: Scenario, out: Path, run_dir: Path, t_end: float, speed: float, sharing: bool,
-    console: Console,
+    console: Console, policies: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     mode_dir = out / MODES[sharing]
     shutil.rmtree(mode_dir, ignore_errors=True)
@@ -50,6 +72,7 @@ def run_mode(
     setup = Setup(
         scenario, run_dir, mode_dir, speed, sharing,
         t_start=max(0.0, t_launch - LEAD_IN_S), t_end=t_end + TAIL_S,
+        alert_policies=policies or {},
     )  # fmt: skip
     title = f"{scenario.name}: {MODES[sharing]}, {speed:g}x"
     with Timeline(console, title, t_launch, setup.t_end) as timeline:
@@ -68,16 +91,18 @@ def run_mode(
 
 
 def run_exercise(
-    scenario_path: Path, out: Path, speed: float, modes: list[bool], console: Console
-) -> Path:
+    scenario_path: Path, out: Path, speed: float, modes: list[bool], console: Console,
+    policy_files: dict[str, Path] | None = None,
+) -> Path:  # fmt: skip
     """Run the modes asked for and write the report over every mode present in `out`."""
     from warnlink.exercise.report import write_report
 
     scenario = load_scenario(scenario_path)
+    policies = alert_policies(scenario, policy_files or {})
     out.mkdir(parents=True, exist_ok=True)
     run_dir, t_end = prepare(scenario, out, console)
     for sharing in modes:
-        run_mode(scenario, out, run_dir, t_end, speed, sharing, console)
+        run_mode(scenario, out, run_dir, t_end, speed, sharing, console, policies)
     present = {
         name: json.loads((out / name / "metrics.json").read_text())
         for name in MODES.values()

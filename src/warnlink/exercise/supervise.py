@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -48,6 +49,8 @@ class Setup:
     sharing: bool
     t_start: float
     t_end: float
+    # party -> its checked alerting policy (warnlink.alert.policy fields); absent: no alerts
+    alert_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -265,6 +268,8 @@ async def supervise(
                 t_start=setup.t_start,
                 t_end=setup.t_end,
                 speed=setup.speed,
+                epoch=setup.scenario.epoch.isoformat(),
+                alert_policy=setup.alert_policies.get(party.code),
             )
             procs[party.code] = await _start_party(plan, log)
         for code, proc in procs.items():

@@ -22,6 +22,7 @@ STYLE = {
     "fused-impact": "bold red",
     "link": "dim",
     "held": "bold magenta",
+    "alert": "bold white on red",
     "done": "dim",
 }
 

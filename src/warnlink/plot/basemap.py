@@ -95,7 +95,7 @@ def _rings(geom: Any) -> list[Any]:
     return [r for p in polys for r in (p.exterior, *p.interiors)]
 
 
-def _polygon_path(geom: Any) -> Path:
+def polygon_path(geom: Any) -> Path:
     """One compound path per (multi)polygon; holes wind the other way so Agg leaves them open."""
     verts: list[Any] = []
     codes: list[Any] = []
@@ -176,7 +176,7 @@ def draw_basemap(
     land = [g for g in load_land() if g.intersects(window)]
     ax.add_collection(
         PathCollection(
-            [_polygon_path(g) for g in land], facecolors=style.LAND, linewidths=0, zorder=1
+            [polygon_path(g) for g in land], facecolors=style.LAND, linewidths=0, zorder=1
         )
     )
     ax.add_collection(
