@@ -1,0 +1,191 @@
+"""What the consultation channel carries: the envelope payloads and, inside the encrypted
+group messages, what the principals and their parties' services say to each other.
+
+Two layers, because the hub relays but must not read: the **frame** is the payload of a
+consultation envelope (kind 6) and holds only public things in the clear (signed rosters,
+key bundles) or a `crypto.GroupMessage` (one ciphertext per member device). The **body**
+is what a group message's plaintext carries; everything a principal says or decides is
+only ever a body. docs/consultation.md section 4 gives the formats.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from warnlink.consult.crypto import GroupMessage, Head, KeyBundle
+from warnlink.consult.log import Category, PartySignature, SignerLike
+from warnlink.consult.roster import SignedRoster
+from warnlink.exchange.signing import Verifier, key_id_of
+
+RECEIPT_CONTEXT = b"WarnLink consult receipt v1\x00"
+"""Prefix of the bytes a party signs for a delivery or read receipt."""
+
+
+class WireError(ValueError):
+    """A payload or body that does not decode."""
+
+
+# --- frames: the envelope payload ---------------------------------------------------
+
+
+class RosterFrame(msgspec.Struct, tag="roster", forbid_unknown_fields=True):
+    signed: SignedRoster
+
+
+class BundlesFrame(msgspec.Struct, tag="bundles", forbid_unknown_fields=True):
+    bundles: tuple[KeyBundle, ...]
+
+
+class GroupFrame(msgspec.Struct, tag="group", forbid_unknown_fields=True):
+    message: GroupMessage
+
+
+Frame = RosterFrame | BundlesFrame | GroupFrame
+
+# --- bodies: inside the ciphertext --------------------------------------------------
+
+
+class Chat(msgspec.Struct, tag="chat", forbid_unknown_fields=True):
+    text: str
+
+
+class Convene(msgspec.Struct, tag="convene", forbid_unknown_fields=True):
+    """A request to consult: every party's principals must acknowledge it, leader first,
+    each within `timeouts` (seconds per step, the last repeated) before the next is paged."""
+
+    request: str
+    reason: str
+    timeouts: tuple[float, ...]
+
+
+class Ack(msgspec.Struct, tag="ack", forbid_unknown_fields=True):
+    """The sending device's principal acknowledges `request` (who they are is the
+    authenticated sender, not a field)."""
+
+    request: str
+
+
+class ReceiptBody(msgspec.Struct, forbid_unknown_fields=True):
+    """`party`'s devices `devices` got (delivered) or showed to their principal (read)
+    the messages named by (sender device, counter, hash)."""
+
+    consultation: str
+    party: str
+    state: Literal["delivered", "read"]
+    devices: tuple[str, ...]
+    messages: tuple[Head, ...]
+    time_ns: int
+
+
+class Receipt(msgspec.Struct, tag="receipt", forbid_unknown_fields=True):
+    """A receipt signed with the party's signing key: Olm authenticates only to the
+    members, a party signature is something the sender can show anyone later."""
+
+    body: bytes
+    key_id: bytes
+    signature: bytes
+
+
+class Test(msgspec.Struct, tag="test", forbid_unknown_fields=True):
+    """The hotline test: every other party's service must answer it in time."""
+
+    number: int
+
+
+class TestAck(msgspec.Struct, tag="test_ack", forbid_unknown_fields=True):
+    party: str
+    """The party whose test this answers."""
+    number: int
+
+
+class Propose(msgspec.Struct, tag="propose", forbid_unknown_fields=True):
+    """A statement, decision or requested action, for the log's keeper to sequence."""
+
+    proposal: str
+    category: Category
+    summary: str
+    parties: tuple[str, ...]
+    detail: str = ""
+    action: str = ""
+    refs: tuple[int, ...] = ()
+
+
+class SignRequest(msgspec.Struct, tag="sign_request", forbid_unknown_fields=True):
+    """The keeper's record for a proposal, at the log position it will take."""
+
+    proposal: str
+    record: bytes
+
+
+class RecordSignature(msgspec.Struct, tag="record_signature", forbid_unknown_fields=True):
+    proposal: str
+    index: int
+    signature: PartySignature
+
+
+class NewEntry(msgspec.Struct, tag="entry", forbid_unknown_fields=True):
+    """A fully signed entry the keeper appended: every replica appends it too."""
+
+    entry: bytes
+
+
+class CheckpointNote(msgspec.Struct, tag="checkpoint", forbid_unknown_fields=True):
+    note: str
+
+
+class Cosigned(msgspec.Struct, tag="cosigned", forbid_unknown_fields=True):
+    size: int
+    line: str
+
+
+Body = (
+    Chat | Convene | Ack | Receipt | Test | TestAck | Propose | SignRequest | RecordSignature
+    | NewEntry | CheckpointNote | Cosigned
+)  # fmt: skip
+
+RECEIPTED = (Chat, Convene, Propose)
+"""Bodies a principal reads, so the sender wants delivery and read receipts for them."""
+
+_enc = msgspec.msgpack.Encoder()
+_frame_dec = msgspec.msgpack.Decoder(Frame)
+_body_dec = msgspec.msgpack.Decoder(Body)
+_receipt_dec = msgspec.msgpack.Decoder(ReceiptBody)
+
+
+def encode(obj: msgspec.Struct) -> bytes:
+    return _enc.encode(obj)
+
+
+def decode_frame(data: bytes) -> Frame:
+    try:
+        return _frame_dec.decode(data)
+    except msgspec.DecodeError as exc:
+        raise WireError(f"malformed consultation payload: {exc}") from exc
+
+
+def decode_body(data: bytes) -> Body:
+    try:
+        return _body_dec.decode(data)
+    except msgspec.DecodeError as exc:
+        raise WireError(f"malformed consultation body: {exc}") from exc
+
+
+def sign_receipt(body: ReceiptBody, signer: SignerLike) -> Receipt:
+    data = _enc.encode(body)
+    return Receipt(data, key_id_of(signer.public_key), signer.sign(RECEIPT_CONTEXT + data))
+
+
+def open_receipt(receipt: Receipt, keys: dict[str, Verifier]) -> ReceiptBody:
+    """The receipt's body once its party's signature holds; WireError otherwise."""
+    try:
+        body = _receipt_dec.decode(receipt.body)
+    except msgspec.DecodeError as exc:
+        raise WireError(f"malformed receipt: {exc}") from exc
+    v = keys.get(body.party)
+    if v is None or v.key_id != receipt.key_id:
+        raise WireError(f"receipt of {body.party} signed by a key not known as theirs")
+    if not v.verify(receipt.signature, RECEIPT_CONTEXT + receipt.body):
+        raise WireError(f"bad signature on a receipt of {body.party}")
+    return body
