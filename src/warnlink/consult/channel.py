@@ -67,6 +67,7 @@ from warnlink.consult.roster import (
     DeviceKeys,
     Member,
     Principal,
+    Role,
     Roster,
     RosterError,
     SignedRoster,
@@ -130,7 +131,7 @@ def init_party(
             devices[dev_id] = dev = Device(dev_id, consultation, keys, key)
             curve, ed = dev.identity()
             entries.append(DeviceKeys(dev_id, curve, ed))
-        role = "leader" if rank == 0 else "alternate"
+        role: Role = "leader" if rank == 0 else "alternate"
         listed.append(Principal(name, role, rank, tuple(entries)))
     signed = sign_roster(Roster(consultation, party, 1, tuple(listed)), signer)
     (data / "devices").mkdir(parents=True, exist_ok=True)
@@ -142,7 +143,9 @@ def init_party(
     with store.transaction() as db:
         db.execute("INSERT INTO meta VALUES ('settings', ?)", (json.dumps(settings),))
         db.execute("INSERT INTO certs VALUES (?, ?)", (party, signer.certificate_der))
-        db.execute("INSERT INTO own_rosters (version, signed) VALUES (1, ?)", (wire.encode(signed),))
+        db.execute(
+            "INSERT INTO own_rosters (version, signed) VALUES (1, ?)", (wire.encode(signed),)
+        )
     store.close()
     return signed
 
@@ -202,7 +205,9 @@ class ChannelService:
         self.keys: dict[str, Verifier] = {}
         """Every member party's signing key, checked here against the CA (shared with
         the devices' memberships, so keys learnt later count at once)."""
-        self.log = DecisionLog(cfg.data / "decisions.db", log_origin(self.consultation), self.keeper)
+        self.log = DecisionLog(
+            cfg.data / "decisions.db", log_origin(self.consultation), self.keeper
+        )
         for party, der in self.store.db.execute("SELECT party, der FROM certs").fetchall():
             self._admit(party, der)
         self.devices: dict[str, Device] = {}
@@ -430,7 +435,9 @@ class ChannelService:
             event(log, "consult_message", party=self.party, sender=frm.keys.device,
                   kind=type(body).__name__.lower(), counter=got.counter)  # fmt: skip
             if delivered and frm.party != self.party:
-                self._receipt("delivered", delivered, [Head(frm.keys.device, got.counter, got.hash)])
+                self._receipt(
+                    "delivered", delivered, [Head(frm.keys.device, got.counter, got.hash)]
+                )
         handler = _HANDLERS.get(type(body))
         if handler is not None:
             handler(self, frm, body)
@@ -500,7 +507,8 @@ class ChannelService:
         if esc is None:
             return
         self.store.db.execute(
-            "INSERT OR IGNORE INTO acks VALUES (?, ?, ?, ?)", (request, party, principal, time.time())
+            "INSERT OR IGNORE INTO acks VALUES (?, ?, ?, ?)",
+            (request, party, principal, time.time()),
         )
         self._act(request, esc.acknowledge(party, principal))
 
@@ -524,8 +532,8 @@ class ChannelService:
             elif now > sent + self.cfg.test_timeout:
                 for party in sorted(waiting):
                     self.channel[party] = "failing"
-                    self._alarm(party, "channel_test_failed",
-                                f"test {number} not answered in {self.cfg.test_timeout:g} s")  # fmt: skip
+                    why = f"test {number} not answered in {self.cfg.test_timeout:g} s"
+                    self._alarm(party, "channel_test_failed", why)
                 del self.tests[number]
         if now >= self._next_test:
             self._next_test = now + self.cfg.test_interval
@@ -560,7 +568,13 @@ class ChannelService:
         self.store.db.execute(
             "INSERT OR IGNORE INTO proposals (proposal, body, author, approved, created)"
             " VALUES (?, ?, ?, ?, ?)",
-            (body.proposal, wire.encode(body), frm.party, int(frm.party == self.party), time.time()),
+            (
+                body.proposal,
+                wire.encode(body),
+                frm.party,
+                int(frm.party == self.party),
+                time.time(),
+            ),
         )
 
     def _proposal(self, proposal: str) -> tuple[wire.Propose, str, bool, bytes | None] | None:
@@ -598,7 +612,9 @@ class ChannelService:
         self.send(self.primary().device, wire.SignRequest(p.proposal, canonical(record)))
 
     def _settle(self, proposal: str, state: str) -> None:
-        self.store.db.execute("UPDATE proposals SET state = ? WHERE proposal = ?", (state, proposal))
+        self.store.db.execute(
+            "UPDATE proposals SET state = ? WHERE proposal = ?", (state, proposal)
+        )
 
     def _on_sign_request(self, frm: Member, body: wire.SignRequest) -> None:
         if frm.party != self.keeper:
@@ -739,9 +755,11 @@ class ChannelService:
             return f"read {self._mark_read(cmd.device)} message(s)"
         if cmd.name == "decide":
             proposal = secrets.token_hex(4)
-            self.send(cmd.device, wire.Propose(proposal, a["category"], a["summary"],
-                                               tuple(sorted(a["parties"])), a.get("detail", ""),
-                                               a.get("action", ""), tuple(a.get("refs", ()))))  # fmt: skip
+            body = wire.Propose(
+                proposal, a["category"], a["summary"], tuple(sorted(a["parties"])),
+                a.get("detail", ""), a.get("action", ""), tuple(a.get("refs", ())),
+            )  # fmt: skip
+            self.send(cmd.device, body)
             return f"proposal {proposal}"
         if cmd.name == "approve":
             return self.approve(a["proposal"], cmd.device)

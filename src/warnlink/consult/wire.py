@@ -160,16 +160,18 @@ def encode(obj: msgspec.Struct) -> bytes:
 
 def decode_frame(data: bytes) -> Frame:
     try:
-        return _frame_dec.decode(data)
+        frame: Frame = _frame_dec.decode(data)
     except msgspec.DecodeError as exc:
         raise WireError(f"malformed consultation payload: {exc}") from exc
+    return frame
 
 
 def decode_body(data: bytes) -> Body:
     try:
-        return _body_dec.decode(data)
+        body: Body = _body_dec.decode(data)
     except msgspec.DecodeError as exc:
         raise WireError(f"malformed consultation body: {exc}") from exc
+    return body
 
 
 def sign_receipt(body: ReceiptBody, signer: SignerLike) -> Receipt:
