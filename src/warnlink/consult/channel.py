@@ -225,6 +225,7 @@ class ChannelService:
         self._missing_alarmed: set[str] = set()
         self._restore_escalations()
         self._witness: Witness | None = None
+        self._status_due = 0.0
 
     # -- keys and devices -------------------------------------------------------------
 
@@ -764,7 +765,7 @@ class ChannelService:
         if cmd.name == "approve":
             return self.approve(a["proposal"], cmd.device)
         if cmd.name == "remove-device":
-            return self.remove_device(a["device"])
+            return self.remove_device(a["remove"])
         raise ConsultError(f"unknown command {cmd.name}")
 
     def _latest_request(self) -> str | None:
@@ -833,7 +834,9 @@ class ChannelService:
         self._flush()
         for request, esc in self.escalations.items():
             self._act(request, esc.poll())
-        self.write_status()
+        if now >= self._status_due:
+            self._status_due = now + 0.2
+            self.write_status()
 
     async def run(self) -> None:
         """Run the node, take in its inbox, and tick; for ever."""

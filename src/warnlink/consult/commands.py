@@ -223,7 +223,7 @@ def _cmd_approve(args: argparse.Namespace) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace) -> int:
-    return _queue(args, "remove-device", device=args.remove)
+    return _queue(args, "remove-device", remove=args.remove)
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
