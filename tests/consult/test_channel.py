@@ -31,7 +31,7 @@ from warnlink.consult.crypto import ConsultError, Device
 from warnlink.consult.log import decode_entry
 from warnlink.exchange.envelope import Kind
 from warnlink.exchange.node_store import NodeStore
-from warnlink.exchange.signing import SigningCertificates, Verifier
+from warnlink.exchange.signing import Signer, SigningCertificates, Verifier
 
 __all__ = ["federation"]  # the exchange tests' fixture, reused
 
@@ -130,7 +130,7 @@ def _ts(e: dict[str, Any]) -> float:
 
 def _keys(pki: Path) -> dict[str, Verifier]:
     certs = SigningCertificates.for_root(pki)
-    return {p: certs.check((pki / "parties" / p / "signing.crt").read_bytes()) for p in PRINCIPALS}
+    return {p: certs.check(Signer.load(pki, p).certificate_der) for p in PRINCIPALS}
 
 
 def _verify(*args: str) -> subprocess.CompletedProcess[str]:
