@@ -12,7 +12,6 @@ a device removed (it reads nothing after), tampering and a forged signature foun
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -22,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exchange.conftest import Federation, Proc, federation, wait_for
 
+from exchange.conftest import Federation, Proc, federation, wait_for
 from warnlink.consult import wire
 from warnlink.consult.channel import PASSPHRASE_ENV, state_path
 from warnlink.consult.convene import convene_reason, regions_concerning, should_convene
@@ -74,7 +73,8 @@ class Consultation:
         for party, principals in PRINCIPALS.items():
             args = ["consult", "init", "--pki", str(fed.pki), "--party", party, "--data",
                     str(self.data(party)), "--consultation", "c-2026-001", "--members",
-                    "JP,KR,US", "--keeper", "KR", "--ack-timeout", str(ACK_S), "--kdf", "min"]  # fmt: skip
+                    "JP,KR,US", "--keeper", "KR", "--ack-timeout", str(ACK_S),
+                    "--kdf", "min"]  # fmt: skip
             for p in principals:
                 args += ["--principal", p]
             _warnlink(*args)
@@ -242,7 +242,8 @@ def test_consultation_over_the_exchange(
     # tampering with a record, and a forged signature of a party to the joint decision
     for how in ("record", "signature"):
         copy = fed.root / f"tampered-{how}.db"
-        shutil.copy(kr_log, copy)
+        with sqlite3.connect(kr_log) as src, sqlite3.connect(copy) as dst:
+            src.backup(dst)  # the log is in WAL mode: a file copy may miss the newest pages
         with sqlite3.connect(copy) as db:
             db.execute("DROP TRIGGER entries_no_update")
             (data,) = db.execute("SELECT data FROM entries WHERE idx = 0").fetchone()

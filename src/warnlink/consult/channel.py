@@ -169,11 +169,15 @@ class ChannelConfig:
     tick: float = 0.05
 
 
-def _clock_from(start: float) -> Callable[[], float]:
-    """time.time, except that the first reading is `start`: an escalation restored after
-    a restart keeps the deadlines it had."""
-    first = [start]
-    return lambda: first.pop() if first else time.time()
+class _Clock:
+    """time.time, or a fixed reading while an escalation is rebuilt after a restart (at
+    the time it started, then at each acknowledgement's time), so it keeps its deadlines."""
+
+    def __init__(self, fixed: float | None = None) -> None:
+        self.fixed = fixed
+
+    def __call__(self) -> float:
+        return time.time() if self.fixed is None else self.fixed
 
 
 @dataclass
@@ -483,22 +487,32 @@ class ChannelService:
         self._acknowledged(body.request, frm.party, frm.principal)  # asking is answering
 
     def _start_escalation(self, request: str, timeouts: list[float], started: float) -> None:
+        clock = _Clock(started)
         rosters = self.primary().membership.rosters.values()
-        esc = Escalation.for_rosters(rosters, timeouts, _clock_from(started))
+        esc = Escalation.for_rosters(rosters, timeouts, clock)
         self.escalations[request] = esc
         self._act(request, esc.start())
+        clock.fixed = None
 
     def _restore_escalations(self) -> None:
+        """Rebuild the escalations a restart interrupted, replaying their start and
+        acknowledgements at the times they happened (what they did then is not redone)."""
         if not self.local() or not self.complete():
             return
         for request, timeouts, started in self.store.db.execute(
             "SELECT request, timeouts, started FROM requests"
         ).fetchall():
-            self._start_escalation(request, json.loads(timeouts), started)
-            for party, principal in self.store.db.execute(
-                "SELECT party, principal FROM acks WHERE request = ? ORDER BY at", (request,)
+            clock = _Clock(started)
+            rosters = self.primary().membership.rosters.values()
+            esc = Escalation.for_rosters(rosters, json.loads(timeouts), clock)
+            esc.start()
+            for party, principal, at in self.store.db.execute(
+                "SELECT party, principal, at FROM acks WHERE request = ? ORDER BY at", (request,)
             ).fetchall():
-                self._act(request, self.escalations[request].acknowledge(party, principal))
+                clock.fixed = at
+                esc.acknowledge(party, principal)
+            clock.fixed = None
+            self.escalations[request] = esc
 
     def _on_ack(self, frm: Member, body: wire.Ack) -> None:
         self._acknowledged(body.request, frm.party, frm.principal)
