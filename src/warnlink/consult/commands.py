@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import os
 import sys
 import threading
@@ -75,6 +76,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         test_interval=args.test_interval, test_timeout=args.test_timeout,
     )  # fmt: skip
     headless = args.headless or not sys.stdout.isatty()
+    if not headless:  # the screen is the client's: the JSON log lines go to a file
+        handler = logging.FileHandler(Path(args.data) / "consult.log")
+        handler.setFormatter(logs.JsonFormatter())
+        logging.getLogger("warnlink").handlers[:] = [handler]
 
     async def main() -> None:
         service = ChannelService(cfg)
