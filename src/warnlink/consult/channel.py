@@ -143,9 +143,7 @@ def init_party(
     with store.transaction() as db:
         db.execute("INSERT INTO meta VALUES ('settings', ?)", (json.dumps(settings),))
         db.execute("INSERT INTO certs VALUES (?, ?)", (party, signer.certificate_der))
-        db.execute(
-            "INSERT INTO own_rosters (version, signed) VALUES (1, ?)", (wire.encode(signed),)
-        )
+        db.execute("INSERT INTO own_rosters (version, signed) VALUES (1, ?)", (canonical(signed),))
     store.close()
     return signed
 
@@ -291,11 +289,11 @@ class ChannelService:
         """Queue a body for the group from one of our devices (durably: it is encrypted
         and published once every member device's keys are there)."""
         self.store.db.execute(
-            "INSERT INTO outgoing (device, body) VALUES (?, ?)", (device, wire.encode(body))
+            "INSERT INTO outgoing (device, body) VALUES (?, ?)", (device, canonical(body))
         )
 
     def _publish(self, frame: wire.Frame, label: list[str]) -> Envelope:
-        return self.node.publish(Kind.CONSULTATION, label, wire.encode(frame))
+        return self.node.publish(Kind.CONSULTATION, label, canonical(frame))
 
     def _publish_rosters(self) -> None:
         for version, data in self.store.db.execute(
@@ -461,7 +459,7 @@ class ChannelService:
             "INSERT INTO receipts (party, state, devices, sender, counter, received_ns, receipt)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(r.party, r.state, ",".join(r.devices), h.device, h.counter, time.time_ns(),
-              wire.encode(body)) for h in r.messages],
+              canonical(body)) for h in r.messages],
         )  # fmt: skip
         event(log, "consult_receipt", party=r.party, state=r.state, messages=len(r.messages))
 
@@ -585,7 +583,7 @@ class ChannelService:
             " VALUES (?, ?, ?, ?, ?)",
             (
                 body.proposal,
-                wire.encode(body),
+                canonical(body),
                 frm.party,
                 int(frm.party == self.party),
                 time.time(),
@@ -810,7 +808,7 @@ class ChannelService:
                              self.signer)  # fmt: skip
         self.store.db.execute(
             "INSERT INTO own_rosters (version, signed) VALUES (?, ?)",
-            (old.version + 1, wire.encode(signed)),
+            (old.version + 1, canonical(signed)),
         )
         for dev in list(self.devices.values()):
             if dev.device in self.primary().membership.devices():

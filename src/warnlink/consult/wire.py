@@ -10,14 +10,22 @@ only ever a body. docs/consultation.md section 4 gives the formats.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Literal, TypeVar
 
 import msgspec
 
 from warnlink.consult.crypto import GroupMessage, Head, KeyBundle
-from warnlink.consult.log import Category, PartySignature, SignerLike
+from warnlink.consult.log import (
+    Category,
+    PartySignature,
+    SignerLike,
+    canonical,
+    sign_as_party,
+    signature_problem,
+)
 from warnlink.consult.roster import SignedRoster
-from warnlink.exchange.signing import Verifier, key_id_of
+from warnlink.exchange.signing import Verifier
 
 RECEIPT_CONTEXT = b"WarnLink consult receipt v1\x00"
 """Prefix of the bytes a party signs for a delivery or read receipt."""
@@ -84,8 +92,7 @@ class Receipt(msgspec.Struct, tag="receipt", forbid_unknown_fields=True):
     members, a party signature is something the sender can show anyone later."""
 
     body: bytes
-    key_id: bytes
-    signature: bytes
+    signature: PartySignature
 
 
 class Test(msgspec.Struct, tag="test", forbid_unknown_fields=True):
@@ -148,46 +155,38 @@ Body = (
 RECEIPTED = (Chat, Convene, Propose)
 """Bodies a principal reads, so the sender wants delivery and read receipts for them."""
 
-_enc = msgspec.msgpack.Encoder()
-_frame_dec = msgspec.msgpack.Decoder(Frame)
-_body_dec = msgspec.msgpack.Decoder(Body)
+T = TypeVar("T")
+_frame_dec: msgspec.msgpack.Decoder[Frame] = msgspec.msgpack.Decoder(Frame)
+_body_dec: msgspec.msgpack.Decoder[Body] = msgspec.msgpack.Decoder(Body)
 _receipt_dec = msgspec.msgpack.Decoder(ReceiptBody)
 
 
-def encode(obj: msgspec.Struct) -> bytes:
-    return _enc.encode(obj)
+def _decode(decoder: msgspec.msgpack.Decoder[T], data: bytes, what: str) -> T:
+    try:
+        return decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise WireError(f"malformed {what}: {exc}") from exc
 
 
 def decode_frame(data: bytes) -> Frame:
-    try:
-        frame: Frame = _frame_dec.decode(data)
-    except msgspec.DecodeError as exc:
-        raise WireError(f"malformed consultation payload: {exc}") from exc
-    return frame
+    return _decode(_frame_dec, data, "consultation payload")
 
 
 def decode_body(data: bytes) -> Body:
-    try:
-        body: Body = _body_dec.decode(data)
-    except msgspec.DecodeError as exc:
-        raise WireError(f"malformed consultation body: {exc}") from exc
-    return body
+    return _decode(_body_dec, data, "consultation body")
 
 
 def sign_receipt(body: ReceiptBody, signer: SignerLike) -> Receipt:
-    data = _enc.encode(body)
-    return Receipt(data, key_id_of(signer.public_key), signer.sign(RECEIPT_CONTEXT + data))
+    data = canonical(body)
+    return Receipt(data, sign_as_party(RECEIPT_CONTEXT, data, signer))
 
 
-def open_receipt(receipt: Receipt, keys: dict[str, Verifier]) -> ReceiptBody:
+def open_receipt(receipt: Receipt, keys: Mapping[str, Verifier]) -> ReceiptBody:
     """The receipt's body once its party's signature holds; WireError otherwise."""
-    try:
-        body = _receipt_dec.decode(receipt.body)
-    except msgspec.DecodeError as exc:
-        raise WireError(f"malformed receipt: {exc}") from exc
-    v = keys.get(body.party)
-    if v is None or v.key_id != receipt.key_id:
-        raise WireError(f"receipt of {body.party} signed by a key not known as theirs")
-    if not v.verify(receipt.signature, RECEIPT_CONTEXT + receipt.body):
-        raise WireError(f"bad signature on a receipt of {body.party}")
+    body = _decode(_receipt_dec, receipt.body, "receipt")
+    if receipt.signature.party != body.party:
+        raise WireError(f"receipt of {body.party} signed by {receipt.signature.party}")
+    why = signature_problem(receipt.signature, RECEIPT_CONTEXT, receipt.body, keys)
+    if why is not None:
+        raise WireError(f"receipt of {body.party}: {why}")
     return body
