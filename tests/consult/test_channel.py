@@ -207,7 +207,7 @@ def test_consultation_over_the_exchange(
 
     wait_for(cosigned, 15, "the checkpoint co-signed by JP and US")
     log_out = _warnlink("consult", "log", "--data", str(c.data("JP"))).stdout
-    assert "no public alert (signed JP,KR,US)" in log_out
+    assert "decision [JP,KR,US]: no public alert (signed JP,KR,US)" in log_out
     kr_log = c.data("KR") / "decisions.db"
     for party in PRINCIPALS:
         got = _verify("--log", str(c.data(party) / "decisions.db"), "--pki", str(fed.pki))

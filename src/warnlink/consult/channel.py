@@ -619,8 +619,7 @@ class ChannelService:
         found = self._proposal(str(row[0]))
         assert found is not None
         p, author, _, _ = found
-        decision = Decision(p.category, p.summary, p.parties, p.detail, p.action, p.refs)
-        record = self.log.new_record(author, decision, time.time_ns())
+        record = self.log.new_record(author, p.decision, time.time_ns())
         self._open = _Open(p.proposal, record, canonical(record), now, {})
         self.send(self.primary().device, wire.SignRequest(p.proposal, canonical(record)))
 
@@ -637,8 +636,7 @@ class ChannelService:
         if found is None:
             raise ConsultError(f"sign request for unknown proposal {body.proposal}")
         p, author, approved, _ = found
-        want = Decision(p.category, p.summary, p.parties, p.detail, p.action, p.refs)
-        if record.log != self.log.origin or record.body != want or record.author != author:
+        if record.log != self.log.origin or record.body != p.decision or record.author != author:
             self._alarm(frm.party, "bad_sign_request", f"record for {body.proposal} is not it")
             return
         if self.party not in required_signers(record):
@@ -768,11 +766,11 @@ class ChannelService:
             return f"read {self._mark_read(cmd.device)} message(s)"
         if cmd.name == "decide":
             proposal = secrets.token_hex(4)
-            body = wire.Propose(
-                proposal, a["category"], a["summary"], tuple(sorted(a["parties"])),
-                a.get("detail", ""), a.get("action", ""), tuple(a.get("refs", ())),
+            decision = Decision(
+                a["category"], a["summary"], tuple(sorted(a["parties"])), a.get("detail", ""),
+                a.get("action", ""), tuple(a.get("refs", ())),
             )  # fmt: skip
-            self.send(cmd.device, body)
+            self.send(cmd.device, wire.Propose(proposal, decision))
             return f"proposal {proposal}"
         if cmd.name == "approve":
             return self.approve(a["proposal"], cmd.device)
@@ -945,7 +943,7 @@ def _describe(body: Any) -> str:
     if isinstance(body, wire.Convene):
         return f"convenes ({body.reason})"
     if isinstance(body, wire.Propose):
-        return f"{body.category} [{','.join(body.parties)}]: {body.summary}"
+        return wire.describe(body.decision)
     return type(body).__name__
 
 

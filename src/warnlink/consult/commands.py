@@ -26,6 +26,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from warnlink.consult import wire
 from warnlink.consult.channel import (
     PASSPHRASE_ENV,
     ChannelConfig,
@@ -236,8 +237,7 @@ def _cmd_log(args: argparse.Namespace) -> int:
         for entry, record in dlog.entries():
             signers = ",".join(s.party for s in entry.signatures)
             body = record.body
-            what = (f"{body.category} [{','.join(body.parties)}] {body.summary}"
-                    if isinstance(body, Decision) else body.text)  # fmt: skip
+            what = wire.describe(body) if isinstance(body, Decision) else body.text
             stamp = time.strftime("%H:%M:%S", time.gmtime(record.time_ns / 1e9))
             print(f"#{record.index} {stamp}Z {record.author}: {what} (signed {signers})")
         note = dlog.latest_checkpoint()

@@ -17,7 +17,7 @@ import msgspec
 
 from warnlink.consult.crypto import GroupMessage, Head, KeyBundle
 from warnlink.consult.log import (
-    Category,
+    Decision,
     PartySignature,
     SignerLike,
     canonical,
@@ -111,12 +111,12 @@ class Propose(msgspec.Struct, tag="propose", forbid_unknown_fields=True):
     """A statement, decision or requested action, for the log's keeper to sequence."""
 
     proposal: str
-    category: Category
-    summary: str
-    parties: tuple[str, ...]
-    detail: str = ""
-    action: str = ""
-    refs: tuple[int, ...] = ()
+    decision: Decision
+
+
+def describe(d: Decision) -> str:
+    """One line for people: category, who must sign, summary."""
+    return f"{d.category} [{','.join(d.parties)}]: {d.summary}"
 
 
 class SignRequest(msgspec.Struct, tag="sign_request", forbid_unknown_fields=True):
