@@ -210,6 +210,7 @@ class ChannelService:
         self.log = DecisionLog(
             cfg.data / "decisions.db", log_origin(self.consultation), self.keeper
         )
+        self._own: tuple[bytes, Roster] | None = None
         for party, der in self.store.db.execute("SELECT party, der FROM certs").fetchall():
             self._admit(party, der)
         self.devices: dict[str, Device] = {}
@@ -244,7 +245,7 @@ class ChannelService:
         self.store.db.execute("INSERT OR REPLACE INTO certs VALUES (?, ?)", (party, der))
 
     def _sync_keys(self) -> None:
-        """Take the signing certificates the node learnt from the hub (it checked them)."""
+        """Take the signing certificates the node learnt from the hub's CERT frames."""
         for (party, _kid), der in list(self.node.keys.der.items()):
             if party in self.members and self.keys.get(party, None) is None:
                 try:
@@ -256,7 +257,10 @@ class ChannelService:
         row = self.store.db.execute(
             "SELECT signed FROM own_rosters ORDER BY version DESC LIMIT 1"
         ).fetchone()
-        return open_roster(_roster_dec.decode(row[0]), self.keys)
+        data = bytes(row[0])
+        if self._own is None or self._own[0] != data:
+            self._own = (data, open_roster(_roster_dec.decode(data), self.keys))
+        return self._own[1]
 
     def local(self) -> list[Device]:
         """Our devices in our current roster, in rank order: the ones that take part."""
@@ -334,9 +338,10 @@ class ChannelService:
         if not self.complete():
             return
         rows = self.store.db.execute("SELECT id, device, body FROM outgoing ORDER BY id").fetchall()
+        local = self.local()
         for row_id, device, body in rows:
             dev = self.devices.get(device)
-            if dev is None or dev not in self.local():
+            if dev is None or dev not in local:
                 event(log, "consult_dropped", logging.WARNING, device=device,
                       reason="not one of our devices now")  # fmt: skip
                 self.store.db.execute("DELETE FROM outgoing WHERE id = ?", (row_id,))
@@ -349,8 +354,10 @@ class ChannelService:
                     self._missing_alarmed |= new
                     event(log, "consult_waiting_for_keys", party=self.party, devices=sorted(new))
                 return
-            self._publish(wire.GroupFrame(msg), self.members)
+            # saved before it goes out: a crash in between loses this message (members
+            # see the gap in the transcript) rather than reusing its ratchet keys
             self._save(dev)
+            self._publish(wire.GroupFrame(msg), self.members)
             self.store.db.execute("DELETE FROM outgoing WHERE id = ?", (row_id,))
             self._loopback(dev, msg, body)
 
@@ -860,8 +867,8 @@ class ChannelService:
                         task.result()
                 try:
                     self.tick()
-                except _PROBLEMS as exc:
-                    event(log, "consult_error", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+                except Exception:
+                    log.exception("consult_error", extra={"party": self.party})
                 await asyncio.sleep(self.cfg.tick)
         finally:
             node_task.cancel()
@@ -873,7 +880,7 @@ class ChannelService:
         async for row in self.node.messages(after):
             try:
                 self.on_envelope(row.envelope)
-            except _PROBLEMS as exc:
+            except Exception as exc:
                 self._alarm(row.envelope.origin, "refused", f"{type(exc).__name__}: {exc}")
             self.store.put("inbox_row", str(row.row))
             self._flush()
@@ -899,13 +906,13 @@ class ChannelService:
         requests = []
         for request, esc in self.escalations.items():
             parties = {}
-            for party in self.members:
-                st = esc._parties.get(party)
-                if st is None:
-                    continue
+            for party in esc.parties():
+                status = esc.status(party)
+                left = None if status is not Status.WAITING else esc.deadline(party) - now
                 parties[party] = {
-                    "status": st.status.value, "asked": esc.current(party), "by": st.by,
-                    "left_s": round(st.deadline - now, 1) if st.status is Status.WAITING else None,
+                    "status": status.value, "asked": esc.current(party),
+                    "by": esc.acknowledged_by(party),
+                    "left_s": None if left is None else round(left, 1),
                 }  # fmt: skip
             requests.append({"request": request, "parties": parties})
         msgs = self.store.db.execute(
