@@ -164,12 +164,15 @@ def render(st: dict[str, Any], device: str) -> Group:
         style = {"ok": "green", "failing": "bold red", "self": "dim"}.get(m["channel"], "yellow")
         members.add_row(party, str(m["roster"] or "-"), who, Text(m["channel"], style=style))
     acks = Table("request", "party", "status", "asked", "left", title="Acknowledgements")
+    me = tuple(device.split("/")[:2])
     for r in st["requests"]:
         for party, p in r["parties"].items():
             left = f"{p['left_s']:.1f} s" if p["left_s"] is not None else (p["by"] or "")
             style = {"waiting": "yellow", "acknowledged": "green"}.get(p["status"], "bold red")
-            acks.add_row(r["request"], party, Text(p["status"], style=style), p["asked"] or "-",
-                         left)  # fmt: skip
+            asked = Text(p["asked"] or "-")
+            if p["status"] == "waiting" and (party, p["asked"]) == me:
+                asked = Text(f"{p['asked']}: YOU, /ack", style="bold reverse")
+            acks.add_row(r["request"], party, Text(p["status"], style=style), asked, left)
     msgs = Table("sender", "kind", "text", "", title="Messages")
     for m in st["messages"]:
         msgs.add_row(m["sender"], m["kind"], m["text"], "" if m["read"] else "new")
