@@ -24,7 +24,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,14 @@ from warnlink.consult.crypto import (
     StateKey,
     TranscriptDivergence,
 )
-from warnlink.consult.escalation import Acknowledged, Escalation, Exhausted, Notify, Status
+from warnlink.consult.escalation import (
+    Acknowledged,
+    Action,
+    Escalation,
+    Exhausted,
+    Notify,
+    Status,
+)
 from warnlink.consult.log import (
     NOTE_ORIGIN_PREFIX,
     Decision,
@@ -74,6 +81,7 @@ from warnlink.consult.roster import (
     open_roster,
     sign_roster,
 )
+from warnlink.consult.wire import ReceiptState
 from warnlink.exchange.envelope import Envelope, Kind
 from warnlink.exchange.logs import event
 from warnlink.exchange.node import HubAddress, Node
@@ -381,7 +389,7 @@ class ChannelService:
         self._sync_keys()
         frame = wire.decode_frame(env.payload)
         if isinstance(frame, wire.RosterFrame):
-            self._on_roster(frame.signed)
+            self._on_roster(frame.signed, env.origin)
         elif isinstance(frame, wire.BundlesFrame):
             for bundle in frame.bundles:
                 dev = self.devices.get(_bundle_dec.decode(bundle.body).recipient)
@@ -391,13 +399,13 @@ class ChannelService:
         else:
             self._on_group(frame.message)
 
-    def _on_roster(self, signed: SignedRoster) -> None:
+    def _on_roster(self, signed: SignedRoster, origin: str) -> None:
         changed = False
         for dev in self.local():
             try:
                 changed |= dev.apply_roster(signed)
             except RosterError as exc:
-                self._alarm("?", "roster_refused", str(exc))
+                self._alarm(origin, "roster_refused", str(exc))
                 return
             self._save(dev)
         if changed:
@@ -452,8 +460,8 @@ class ChannelService:
         if handler is not None:
             handler(self, frm, body)
 
-    def _receipt(self, state: str, devices: list[str], heads: list[Head]) -> None:
-        body = wire.ReceiptBody(self.consultation, self.party, state, tuple(devices),  # type: ignore[arg-type]
+    def _receipt(self, state: ReceiptState, devices: list[str], heads: list[Head]) -> None:
+        body = wire.ReceiptBody(self.consultation, self.party, state, tuple(devices),
                                 tuple(heads), time.time_ns())  # fmt: skip
         self.send(self.primary().device if state == "delivered" else devices[0],
                   wire.sign_receipt(body, self.signer))  # fmt: skip
@@ -486,38 +494,39 @@ class ChannelService:
             "INSERT OR IGNORE INTO requests VALUES (?, ?, ?, ?, ?)",
             (body.request, body.reason, json.dumps(body.timeouts), now, frm.keys.device),
         )
-        self._start_escalation(body.request, list(body.timeouts), now)
+        self._act(body.request, self._start_escalation(body.request, list(body.timeouts), now))
         event(log, "consult_convened", party=self.party, request=body.request,
               by=frm.keys.device, reason=body.reason)  # fmt: skip
         self._acknowledged(body.request, frm.party, frm.principal)  # asking is answering
 
-    def _start_escalation(self, request: str, timeouts: list[float], started: float) -> None:
+    def _start_escalation(
+        self, request: str, timeouts: list[float], started: float,
+        acks: Iterable[tuple[str, str, float]] = (),
+    ) -> list[Action]:  # fmt: skip
+        """An escalation over the current rosters from `started`, with acknowledgements
+        (party, principal, time) replayed at their times; the first pages."""
         clock = _Clock(started)
-        rosters = self.primary().membership.rosters.values()
-        esc = Escalation.for_rosters(rosters, timeouts, clock)
-        self.escalations[request] = esc
-        self._act(request, esc.start())
+        esc = Escalation.for_rosters(self.primary().membership.rosters.values(), timeouts, clock)
+        actions = esc.start()
+        for party, principal, at in acks:
+            clock.fixed = at
+            esc.acknowledge(party, principal)
         clock.fixed = None
+        self.escalations[request] = esc
+        return actions
 
     def _restore_escalations(self) -> None:
-        """Rebuild the escalations a restart interrupted, replaying their start and
-        acknowledgements at the times they happened (what they did then is not redone)."""
+        """Rebuild the escalations a restart interrupted, with their deadlines and
+        acknowledgements (the pages they sent then are not sent again)."""
         if not self.local() or not self.complete():
             return
         for request, timeouts, started in self.store.db.execute(
             "SELECT request, timeouts, started FROM requests"
         ).fetchall():
-            clock = _Clock(started)
-            rosters = self.primary().membership.rosters.values()
-            esc = Escalation.for_rosters(rosters, json.loads(timeouts), clock)
-            esc.start()
-            for party, principal, at in self.store.db.execute(
+            acks = self.store.db.execute(
                 "SELECT party, principal, at FROM acks WHERE request = ? ORDER BY at", (request,)
-            ).fetchall():
-                clock.fixed = at
-                esc.acknowledge(party, principal)
-            clock.fixed = None
-            self.escalations[request] = esc
+            ).fetchall()
+            self._start_escalation(request, json.loads(timeouts), started, acks)
 
     def _on_ack(self, frm: Member, body: wire.Ack) -> None:
         self._acknowledged(body.request, frm.party, frm.principal)
@@ -532,7 +541,7 @@ class ChannelService:
         )
         self._act(request, esc.acknowledge(party, principal))
 
-    def _act(self, request: str, actions: list[Any]) -> None:
+    def _act(self, request: str, actions: list[Action]) -> None:
         for a in actions:
             if isinstance(a, Notify):
                 event(log, "consult_page", party=a.party, principal=a.principal, rank=a.rank,

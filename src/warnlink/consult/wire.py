@@ -75,13 +75,16 @@ class Ack(msgspec.Struct, tag="ack", forbid_unknown_fields=True):
     request: str
 
 
+ReceiptState = Literal["delivered", "read"]
+
+
 class ReceiptBody(msgspec.Struct, forbid_unknown_fields=True):
     """`party`'s devices `devices` got (delivered) or showed to their principal (read)
     the messages named by (sender device, counter, hash)."""
 
     consultation: str
     party: str
-    state: Literal["delivered", "read"]
+    state: ReceiptState
     devices: tuple[str, ...]
     messages: tuple[Head, ...]
     time_ns: int
