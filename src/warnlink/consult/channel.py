@@ -233,6 +233,8 @@ class ChannelService:
         self._test_number = int(self.store.get("test_number", "0") or 0)
         self._next_test = time.time() + min(2.0, cfg.test_interval)
         self._open: _Open | None = None
+        self._early: dict[str, tuple[Member, wire.SignRequest]] = {}
+        """Sign requests that came before their proposal (from another origin)."""
         self._missing_alarmed: set[str] = set()
         self._restore_escalations()
         self._witness: Witness | None = None
@@ -597,14 +599,12 @@ class ChannelService:
         self.store.db.execute(
             "INSERT OR IGNORE INTO proposals (proposal, body, author, approved, created)"
             " VALUES (?, ?, ?, ?, ?)",
-            (
-                body.proposal,
-                canonical(body),
-                frm.party,
-                int(frm.party == self.party),
-                time.time(),
-            ),
-        )
+            (body.proposal, canonical(body), frm.party, int(frm.party == self.party),
+             time.time()),
+        )  # fmt: skip
+        early = self._early.pop(body.proposal, None)
+        if early is not None:
+            self._on_sign_request(*early)
 
     def _proposal(self, proposal: str) -> tuple[wire.Propose, str, bool, bytes | None] | None:
         row = self.store.db.execute(
@@ -649,8 +649,9 @@ class ChannelService:
             raise ConsultError(f"sign request from {frm.party}, who does not keep the log")
         record = decode_record(body.record)
         found = self._proposal(body.proposal)
-        if found is None:
-            raise ConsultError(f"sign request for unknown proposal {body.proposal}")
+        if found is None:  # the proposal comes from another origin: it may be behind
+            self._early[body.proposal] = (frm, body)
+            return
         p, author, approved, _ = found
         if record.log != self.log.origin or record.body != p.decision or record.author != author:
             self._alarm(frm.party, "bad_sign_request", f"record for {body.proposal} is not it")
@@ -690,31 +691,21 @@ class ChannelService:
             index = self.log.append(cur.record, list(cur.signatures.values()))
             self._settle(cur.proposal, "logged")
             self._open = None
-            entry = self.store_entry(index)
-            self.send(self.primary().device, wire.NewEntry(entry))
+            entry = self.log.entry_bytes(index)
+            self.send(self.primary().device, wire.NewEntry(cur.proposal, entry))
             note = self.log.checkpoint(self.signer, time.time_ns())
             self.send(self.primary().device, wire.CheckpointNote(note))
             event(log, "consult_logged", party=self.party, index=index, proposal=cur.proposal)
-
-    def store_entry(self, index: int) -> bytes:
-        row = self.log._db.execute("SELECT data FROM entries WHERE idx = ?", (index,)).fetchone()
-        return bytes(row[0])
 
     def _on_new_entry(self, frm: Member, body: wire.NewEntry) -> None:
         if frm.party != self.keeper or self.party == self.keeper:
             return
         entry, record = decode_entry(body.entry)
-        if record.index < len(self.log) and self.store_entry(record.index) == body.entry:
+        if record.index < len(self.log) and self.log.entry_bytes(record.index) == body.entry:
             return  # sent again after a restart
         self.log.append(record, entry.signatures)
-        for party in {s.party for s in entry.signatures}:
-            self._settle_any(record, party)
+        self._settle(body.proposal, "logged")
         event(log, "consult_logged", party=self.party, index=record.index)
-
-    def _settle_any(self, record: Record, _party: str) -> None:
-        self.store.db.execute(
-            "UPDATE proposals SET state = 'logged' WHERE record = ?", (canonical(record),)
-        )
 
     def _witness_for(self) -> Witness | None:
         keeper = self.keys.get(self.keeper)

@@ -484,6 +484,13 @@ class DecisionLog:
             self._db.execute("INSERT INTO entries VALUES (?, ?, ?)", (record.index, blob, leaf))
         return self.tree.append_hash(leaf)
 
+    def entry_bytes(self, index: int) -> bytes:
+        """The stored bytes of entry `index` (what replicas hold byte for byte)."""
+        row = self._db.execute("SELECT data FROM entries WHERE idx = ?", (index,)).fetchone()
+        if row is None:
+            raise LogError(f"no entry {index} in {self.origin}")
+        return bytes(row[0])
+
     def entries(self) -> Iterator[tuple[Entry, Record]]:
         for (data,) in self._db.execute("SELECT data FROM entries ORDER BY idx"):
             yield decode_entry(data)

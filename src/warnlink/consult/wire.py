@@ -138,6 +138,7 @@ class RecordSignature(msgspec.Struct, tag="record_signature", forbid_unknown_fie
 class NewEntry(msgspec.Struct, tag="entry", forbid_unknown_fields=True):
     """A fully signed entry the keeper appended: every replica appends it too."""
 
+    proposal: str
     entry: bytes
 
 
