@@ -235,7 +235,7 @@ def test_consultation_over_the_exchange(
     # the hub holds ciphertext only: no plaintext of anything said or decided
     c.procs["KR"].stop()
     hub_bytes = b"".join(p.read_bytes() for p in (fed.root / "hub").glob("hub.db*"))
-    assert len(hub_bytes) > 10_000
+    assert len(hub_bytes) > 10_000 and b"KR/lee/phone" in hub_bytes  # the routing is there
     for secret in [*SECRETS, "no public alert", "impact predicted in JP-13"]:
         assert secret.encode() not in hub_bytes, f"{secret!r} in the hub's storage"
 

@@ -852,7 +852,7 @@ class ChannelService:
         for request, esc in self.escalations.items():
             self._act(request, esc.poll())
         if now >= self._status_due:
-            self._status_due = now + 0.2
+            self._status_due = now + 0.5
             self.write_status()
 
     async def run(self) -> None:
