@@ -12,7 +12,7 @@ import pytest
 
 from warnlink.consult import wire
 from warnlink.consult.channel import ChannelConfig, ChannelService, init_party
-from warnlink.consult.crypto import GroupMessage, Sealed
+from warnlink.consult.crypto import ConsultError, GroupMessage, Sealed
 from warnlink.consult.log import Decision, canonical, decode_record
 from warnlink.exchange import pki
 from warnlink.exchange.envelope import Envelope, Kind, decode, seal
@@ -151,3 +151,15 @@ def test_a_receipt_must_be_signed_by_its_own_party(net: Net) -> None:
     forged = wire.sign_receipt(body, Signer.load(net.pki, "US"))
     with pytest.raises(wire.WireError, match="signed by US"):
         wire.open_receipt(forged, net.svc["KR"].keys)
+
+
+def test_a_decision_names_members_and_earlier_entries(net: Net) -> None:
+    from warnlink.consult.party_store import Command
+
+    kr = net.svc["KR"]
+    for args, why in [({"parties": ["JP", "CN"]}, "must be members"),
+                      ({"parties": ["KR"], "refs": [0]}, "the log has 0 entries")]:  # fmt: skip
+        cmd = Command(1, "KR/lee/phone", "decide", {"category": "statement", "summary": "s",
+                                                   **args})  # fmt: skip
+        with pytest.raises(ConsultError, match=why):
+            kr.run_command(cmd)

@@ -777,6 +777,11 @@ class ChannelService:
                 a["category"], a["summary"], tuple(sorted(a["parties"])), a.get("detail", ""),
                 a.get("action", ""), tuple(a.get("refs", ())),
             )  # fmt: skip
+            strangers = set(decision.parties) - set(self.members)
+            if not decision.parties or strangers:
+                raise ConsultError(f"a decision's parties must be members (not {strangers})")
+            if any(not 0 <= r < len(self.log) for r in decision.refs):
+                raise ConsultError(f"refs {decision.refs}: the log has {len(self.log)} entries")
             self.send(cmd.device, wire.Propose(proposal, decision))
             return f"proposal {proposal}"
         if cmd.name == "approve":
