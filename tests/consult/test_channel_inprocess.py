@@ -14,6 +14,7 @@ from warnlink.consult import wire
 from warnlink.consult.channel import ChannelConfig, ChannelService, init_party
 from warnlink.consult.crypto import ConsultError, GroupMessage, Sealed
 from warnlink.consult.log import Decision, canonical, decode_record
+from warnlink.consult.party_store import Command
 from warnlink.exchange import pki
 from warnlink.exchange.envelope import Envelope, Kind, decode, seal
 from warnlink.exchange.node import HubAddress
@@ -154,8 +155,6 @@ def test_a_receipt_must_be_signed_by_its_own_party(net: Net) -> None:
 
 
 def test_a_decision_names_members_and_earlier_entries(net: Net) -> None:
-    from warnlink.consult.party_store import Command
-
     kr = net.svc["KR"]
     for args, why in [({"parties": ["JP", "CN"]}, "must be members"),
                       ({"parties": ["KR"], "refs": [0]}, "the log has 0 entries")]:  # fmt: skip
