@@ -236,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--checkpoint", help="a checkpoint note kept elsewhere, to check against")
     v.add_argument("--pki", help="PKI directory: also check the parties' signing certificates")
     v.set_defaults(func=_cmd_consult_verify)
+    from warnlink.consult import commands as consult_commands
+
+    consult_commands.add_parsers(csub)
 
     from warnlink.cot import commands as cot_commands
     from warnlink.exchange import commands, pki_cli

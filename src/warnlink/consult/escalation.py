@@ -150,6 +150,13 @@ class Escalation:
     def acknowledged_by(self, party: str) -> str | None:
         return self._parties[party].by
 
+    def parties(self) -> list[str]:
+        return list(self._parties)
+
+    def deadline(self, party: str) -> float:
+        """When the principal asked now must have acknowledged (for a countdown)."""
+        return self._parties[party].deadline
+
     def next_deadline(self) -> float | None:
         """When `poll` next has something to do: for the driver's timer."""
         waiting = [st.deadline for st in self._parties.values() if st.status is Status.WAITING]

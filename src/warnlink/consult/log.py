@@ -141,11 +141,28 @@ def decode_entry(data: bytes) -> tuple[Entry, Record]:
     return entry, decode_record(entry.record)
 
 
+def sign_as_party(context: bytes, data: bytes, signer: SignerLike) -> PartySignature:
+    """A party's signature of `data` for one purpose (`context`, its own prefix)."""
+    return PartySignature(signer.party, key_id_of(signer.public_key), signer.sign(context + data))
+
+
+def signature_problem(
+    sig: PartySignature, context: bytes, data: bytes, keys: Mapping[str, Verifier]
+) -> str | None:
+    """None if `sig` is its party's known key's signature of `data`, else why not."""
+    v = keys.get(sig.party)
+    if v is None:
+        return f"signature by unknown party {sig.party}"
+    if sig.key_id != v.key_id:
+        return f"signature by {sig.party} with an unknown key"
+    if not v.verify(sig.signature, context + data):
+        return f"bad signature by {sig.party}"
+    return None
+
+
 def sign_record(record_bytes: bytes, signer: SignerLike) -> PartySignature:
     """A party's signature of a record (for a joint decision, each party makes one)."""
-    return PartySignature(
-        signer.party, key_id_of(signer.public_key), signer.sign(RECORD_CONTEXT + record_bytes)
-    )
+    return sign_as_party(RECORD_CONTEXT, record_bytes, signer)
 
 
 def required_signers(record: Record) -> set[str]:
@@ -174,16 +191,12 @@ def check_entry(entry: Entry, record: Record, keys: Mapping[str, Verifier]) -> l
     problems = check_record(record)
     seen: set[str] = set()
     for sig in entry.signatures:
-        v = keys.get(sig.party)
         if sig.party in seen:
             problems.append(f"two signatures by {sig.party}")
         seen.add(sig.party)
-        if v is None:
-            problems.append(f"signature by unknown party {sig.party}")
-        elif sig.key_id != v.key_id:
-            problems.append(f"signature by {sig.party} with an unknown key")
-        elif not v.verify(sig.signature, RECORD_CONTEXT + entry.record):
-            problems.append(f"bad signature by {sig.party}")
+        why = signature_problem(sig, RECORD_CONTEXT, entry.record, keys)
+        if why is not None:
+            problems.append(why)
     problems.extend(f"missing signature of {p}" for p in sorted(required_signers(record) - seen))
     return problems
 
@@ -470,6 +483,13 @@ class DecisionLog:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("INSERT INTO entries VALUES (?, ?, ?)", (record.index, blob, leaf))
         return self.tree.append_hash(leaf)
+
+    def entry_bytes(self, index: int) -> bytes:
+        """The stored bytes of entry `index` (what replicas hold byte for byte)."""
+        row = self._db.execute("SELECT data FROM entries WHERE idx = ?", (index,)).fetchone()
+        if row is None:
+            raise LogError(f"no entry {index} in {self.origin}")
+        return bytes(row[0])
 
     def entries(self) -> Iterator[tuple[Entry, Record]]:
         for (data,) in self._db.execute("SELECT data FROM entries ORDER BY idx"):
