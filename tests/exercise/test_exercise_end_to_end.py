@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from cli_support import warnlink
+from warnlink.alert import cap
 from warnlink.exercise.metrics import load_outputs
 
 SCENARIO = Path(__file__).with_name("srbm-short.toml")
@@ -101,6 +103,37 @@ def test_sharing_tells_parties_earlier_than_their_own_sensors(exercise: Path) ->
     assert us["first_fused_impact_s"] < us["first_own_impact_s"] - 20
     lat = _metrics(exercise)["latency_ms"]["JP"]
     assert lat["n"] > 0 and lat["p50"] > 0
+
+
+CAP = "{urn:oasis:names:tc:emergency:cap:1.2}"
+TERRITORY = {"KR": "KR-", "US": "US-GU", "JP": "JP-"}  # the shipped policies' regions
+
+
+def test_public_warnings_are_valid_cap_and_go_out_within_a_minute(exercise: Path) -> None:
+    alerting = _metrics(exercise)["alerting"]
+    assert set(alerting) == set(TERRITORY)
+    for party, a in alerting.items():
+        d = exercise / "sharing" / party
+        records = [json.loads(line) for line in (d / "alerts.jsonl").read_text().splitlines()]
+        assert records and records[0]["msg_type"] == "Alert"
+        docs = {f.stem: etree.parse(str(f)) for f in (d / "cap" / "alerts").glob("*.xml")}
+        assert set(docs) == {r["id"] for r in records}
+        for doc in docs.values():
+            cap.schema().assertValid(doc)
+            assert doc.findtext(f"{CAP}status") == "Exercise"
+            for ref in (doc.findtext(f"{CAP}references") or "").split():
+                assert ref.split(",")[1] in docs  # the chain names messages that went out
+        # an authority warns only its own territory
+        assert all(g["region"].startswith(TERRITORY[party])
+                   for r in records for g in r["regions"])  # fmt: skip
+        assert b"<feed" in (d / "cap" / "alerts.atom").read_bytes()
+        # space-based infrared sees the boost: the first warning within 60 s of launch
+        assert a["first_alert_s"] is not None and a["first_alert_s"] <= 60.0
+        assert a["missed"] == []
+        kinds = [json.loads(x)["kind"] for x in (d / "events.jsonl").read_text().splitlines()]
+        assert "alert" in kinds
+    page = (exercise / "report.html").read_text()
+    assert "Public warnings" in page and "sharing/JP/cap/alerts.atom" in page
 
 
 def test_no_sharing_runs_each_party_alone_beside_the_shared_run(exercise: Path) -> None:
