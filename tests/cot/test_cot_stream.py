@@ -203,3 +203,40 @@ def test_replay_uses_the_runs_epoch_or_now_and_paces_by_time(tmp_path: Path) -> 
     )
     assert abs((first - before).total_seconds()) < 2.0  # live: the first estimate is now
     assert took >= 0.19  # 0.2 s of scenario time at speed 1
+
+
+def test_cli_sends_an_authoritys_public_warnings_as_cot_alerts(tmp_path: Path) -> None:
+    """With --policy the replay also runs the estimates through the authority: a warning
+    of Akita draws its area and raises the alarm; the correction to the open Pacific
+    cancels the alarm of the same uid (one CoT alert per warning thread)."""
+    path = tmp_path / "estimates.jsonl"
+    akita, far = (39.72, 140.10), (39.6, 163.0)
+    down = (0.0, 0.0, -1500.0)
+    write_jsonl(path, [
+        estimate(t=20.0, lat=akita[0], lon=akita[1], alt=30e3, vel_enu=down,
+                 impact=impact_point(40.0, *akita)),
+        estimate(t=30.0, lat=far[0], lon=far[1], alt=30e3, vel_enu=down,
+                 impact=impact_point(50.0, *far)),
+    ])  # fmt: skip
+    policy = Path(__file__).resolve().parents[2] / "docs" / "policies" / "jp.toml"
+
+    async def scenario() -> list[bytes]:
+        sink = Sink()
+        port = await sink.start()
+        args = ["cot", "--estimates", str(path), "--server", f"127.0.0.1:{port}",
+                "--party", "JP", "--speed", "0", "--policy", str(policy)]  # fmt: skip
+        assert await asyncio.to_thread(main, args) == 0
+        await _wait_for(lambda: any(b"b-a-o-can" in e for e in sink.events()))
+        await sink.stop()
+        return sink.events()
+
+    docs = [ET.fromstring(d) for d in asyncio.run(scenario())]
+    alerts = [d for d in docs if d.get("uid", "").startswith("warnlink.alert.")]
+    marker, cancel = (d for d in alerts if "area" not in d.get("uid", ""))
+    assert marker.get("type") == "b-a-o-c" and cancel.get("type") == "b-a-o-can"
+    assert marker.get("uid") == cancel.get("uid")  # the same alarm, ended
+    areas = [d for d in alerts if ".area." in d.get("uid", "")]
+    assert areas and all(d.get("type") == "u-d-f" for d in areas)
+    lats = [float(p.split(",")[0]) for d in areas for lk in d.iter("link")
+            if (p := lk.get("point"))]  # fmt: skip
+    assert min(lats) > 38.8 and max(lats) < 40.6  # Akita prefecture, not all of Japan

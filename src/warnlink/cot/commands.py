@@ -10,8 +10,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from warnlink.cot.events import CotOptions, utc
+from warnlink.alert.lifecycle import Authority
+from warnlink.alert.policy import AlertPolicy, load_policy
+from warnlink.cot.alerts import message_events
+from warnlink.cot.events import CotEvent, CotOptions, utc
 from warnlink.cot.stream import CotStreamer, TakServer, parse_server, replay_estimates, tls_context
+from warnlink.formats.records import Estimate
 
 console = Console(stderr=True)
 
@@ -31,12 +35,14 @@ def _cmd_cot(args: argparse.Namespace) -> int:
         )
     epoch = utc(datetime.fromisoformat(args.epoch)) if args.epoch else None
     options = CotOptions(party=args.party, fused=not args.own, stale_s=args.stale)
+    policy = load_policy(Path(args.policy)) if args.policy else None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sent = asyncio.run(
         _replay(
-            Path(args.estimates), TakServer(host, port, tls), options, epoch, args.speed, args.flush
+            Path(args.estimates), TakServer(host, port, tls), options, epoch, args.speed,
+            args.flush, policy,
         )
-    )
+    )  # fmt: skip
     console.print(f"sent {sent[0]} CoT events to {host}:{port} ({sent[1]} dropped)")
     return 0 if sent[2] else 1
 
@@ -48,11 +54,22 @@ async def _replay(
     epoch: datetime | None,
     speed: float,
     flush_s: float,
+    policy: AlertPolicy | None = None,
 ) -> tuple[int, int, bool]:
     streamer = CotStreamer(server)
     streamer.start()
+    authority: list[Authority] = []
+
+    def warnings(estimate: Estimate, t0: datetime) -> list[CotEvent]:
+        """The authority's public warnings as CoT, as the estimates come."""
+        assert policy is not None
+        if not authority:
+            authority.append(Authority(policy, t0))
+        return [ev for m in authority[0].update(estimate) for ev in message_events(m)]
+
     try:
-        queued = await replay_estimates(path, streamer, options, epoch, speed)
+        more = warnings if policy is not None else None
+        queued = await replay_estimates(path, streamer, options, epoch, speed, more=more)
         flushed = await streamer.flush(flush_s)
         if not flushed:
             console.print(f"[bold red]not all events sent[/] within {flush_s:g} s")
@@ -70,6 +87,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--server", required=True, help="TAK server streaming input, HOST:PORT")
     p.add_argument("--party", default="WL", help="party id in uids and callsigns (default WL)")
     p.add_argument("--own", action="store_true", help="a party's own tracks (how m-r), not fused")
+    p.add_argument(
+        "--policy", help="an alerting authority's policy (TOML, docs/alerting.md): also send "
+        "its public warnings for these estimates as CoT alerts",
+    )  # fmt: skip
     p.add_argument(
         "--epoch",
         help="UTC instant of t = 0 (the run's epoch); default: the first estimate is now",

@@ -300,13 +300,15 @@ async def replay_estimates(
     epoch: datetime | None = None,
     speed: float = 1.0,
     progress: Callable[[Estimate, int], None] | None = None,
+    more: Callable[[Estimate, datetime], Iterable[CotEvent]] | None = None,
 ) -> int:
     """Send an estimates JSON Lines file (docs/formats.md) as CoT, paced by its times.
 
     Only confirmed tracks are sent (tentative ones are not a warning); `speed` scales
     time (0 sends as fast as the link takes it: the replay waits, up to 5 s at a time,
     for the queue to be under half full). The file is read as it goes, so a long
-    run is not held in memory. Returns the number of events queued.
+    run is not held in memory. `more` adds events per estimate (public warnings, say),
+    given the replay's epoch. Returns the number of events queued.
     """
     t0_epoch: datetime | None = None
     start_wall = t_first = 0.0
@@ -324,6 +326,8 @@ async def replay_estimates(
         else:
             await streamer.room()
         events = estimate_events(estimate, t0_epoch, options)
+        if more is not None:
+            events += more(estimate, t0_epoch)
         streamer.send_all(events)
         count += len(events)
         if progress is not None:

@@ -1,0 +1,56 @@
+"""Public warnings (warnlink.alert messages) as CoT, for TAK users beside the CAP feed.
+
+One CoT alert per warning thread (authority and threat), not per CAP message: the uid
+is the thread's, so each Update redraws the same marker and areas on a TAK map instead of
+piling up, and a message that leaves no region warned (passed, fell, lifted, all-clear)
+ends the alarm with a cancel event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+
+from warnlink.alert.cap import cap_polygons
+from warnlink.alert.lifecycle import ACTIVE_STAGES, AlertMessage
+from warnlink.cot.events import CotEvent, Polygon, alert_cancel_event, alert_events
+from warnlink.geo.regions import load_regions
+
+
+@cache
+def _region_polygons(region_id: str) -> tuple[Polygon, ...]:
+    """A region's CAP polygons (simplified, at most 100 points) as (lat, lon) rings."""
+    region = next(r for r in load_regions() if r.id == region_id)
+    return tuple(
+        [(float(lat), float(lon)) for lon, lat in p.exterior.coords[:-1]]
+        for p in cap_polygons(region.geometry)
+    )
+
+
+def thread_id(msg: AlertMessage) -> str:
+    """The CoT alert id of the warning thread a message belongs to."""
+    return f"{msg.sender}.{msg.track}"
+
+
+def message_events(msg: AlertMessage) -> list[CotEvent]:
+    """The CoT events of one warning message: the areas still warned and the alarm marker,
+    or the cancel of the alarm when none is."""
+    part = msg.parts[0]
+    headline = next(iter(part.texts.values())).headline
+    issued = datetime.fromisoformat(msg.sent)
+    warned = [r for p in msg.parts if p.stage in ACTIVE_STAGES for r in p.risks]
+    if msg.msg_type == "Cancel" or not warned:
+        at = next(iter(warned or [r for p in msg.parts for r in p.risks]), None)
+        lat, lon = (0.0, 0.0) if at is None else _anchor(at.region.id)
+        return [alert_cancel_event(thread_id(msg), headline, issued, lat, lon)]
+    polygons = [p for r in warned for p in _region_polygons(r.region.id)]
+    return alert_events(
+        thread_id(msg), headline, polygons, issued, datetime.fromisoformat(msg.expires)
+    )
+
+
+def _anchor(region_id: str) -> tuple[float, float]:
+    """A point inside the region (an alarm's cancel is placed there)."""
+    region = next(r for r in load_regions() if r.id == region_id)
+    point = region.geometry.representative_point()
+    return float(point.y), float(point.x)
