@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from cli_support import exercise as run_exercise
 from cli_support import warnlink
 from warnlink.exercise.plan import CONSULT_DIR, ConsultPlan
 
@@ -31,10 +32,8 @@ pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("exercise-consul
 
 @pytest.fixture(scope="module")
 def exercise(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("consultation")
-    done = warnlink("exercise", str(SCENARIO), "--speed", SPEED, "--out", str(out))
-    assert done.returncode == 0, done.stdout + done.stderr
-    return out / "sharing"
+    """The shared run, once for the module."""
+    return run_exercise(SCENARIO, SPEED, tmp_path_factory.mktemp("consultation")) / "sharing"
 
 
 def _consultation(run: Path) -> dict[str, Any]:
