@@ -14,11 +14,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from cli_support import exercise as run_exercise
 from cli_support import warnlink
-from warnlink.exercise.plan import CONSULT_DIR, ConsultPlan
+from warnlink.alert.policy import default_policy
+from warnlink.consult import wire
+from warnlink.consult.channel import PASSPHRASE_ENV
+from warnlink.exchange.node import HubAddress, Node
+from warnlink.exercise.consultation import PartyConsultation, init_consultation
+from warnlink.exercise.plan import CONSULT_DIR, AlertRecord, AlertRegion, ConsultPlan, PartyPlan
+from warnlink.exercise.supervise import make_pki
 
 SCENARIO = Path(__file__).with_name("srbm-japan.toml")
 SPEED = "6"
@@ -28,6 +35,46 @@ ACK_TIMEOUT_S = ConsultPlan("c", [], "KR", []).ack_timeout_s
 SECRETS = ("regions at risk:", "warns its public", "keep their tracks of the threat")
 
 pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("exercise-consultation")]
+
+
+def _alert(track: str, msg_type: str, *regions: tuple[str, str]) -> AlertRecord:
+    return AlertRecord(0.0, 0.0, 0.0, f"{track}-{msg_type}", msg_type, regions[0][1], track, 0,
+                       [AlertRegion(r, stage, ["impact"]) for r, stage in regions])  # fmt: skip
+
+
+def test_a_party_convenes_once_per_threat_on_its_own_regions_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PASSPHRASE_ENV, "throwaway")
+    make_pki(tmp_path / "pki", list(PARTIES))
+    dirs = {p: tmp_path / p for p in PARTIES}
+    plans = init_consultation(tmp_path / "pki", dirs, "throwaway", 5.0, "KR", "KR")
+    plan = PartyPlan(
+        "JP", ["KR", "US"], str(dirs["JP"]), "", "", str(tmp_path / "pki"), "127.0.0.1:1", [],
+        [], 0.0, 100.0, 5.0, alert_policy=msgspec.to_builtins(default_policy("JP")),
+        consult=plans["JP"],
+    )  # fmt: skip
+    node = Node(tmp_path / "pki", "JP", HubAddress.parse("127.0.0.1:1"), dirs["JP"])
+    jp = PartyConsultation(plan, node, lambda *a, **k: None)
+
+    def convened() -> list[wire.Convene]:
+        rows = jp.service.store.db.execute("SELECT body FROM outgoing").fetchall()
+        return [b for b in (wire.decode_body(r[0]) for r in rows) if isinstance(b, wire.Convene)]
+
+    jp.alerts([_alert("F1", "Alert", ("JP-01", "launch"), ("JP-32", "launch"))])
+    jp.alerts([_alert("F1", "Update", ("KR-47", "impact_expected"), ("JP-32", "lifted"))])
+    assert convened() == []  # a launch warning, or another country's impact: no
+    jp.alerts([_alert("F1", "Update", ("JP-32", "impact_expected"), ("KR-47", "passed"))])
+    jp.alerts([_alert("F1", "Update", ("JP-31", "overflight_expected"))])  # the same threat
+    jp.alerts([_alert("F2", "Cancel", ("JP-33", "impact_expected"))])
+    (c,) = convened()
+    assert c.reason == "regions at risk: JP-32 (threat F1)"
+    assert c.timeouts == (ACK_TIMEOUT_S / 5.0,)  # scenario seconds on the channel's wall clock
+    jp.alerts([_alert("F2", "Alert", ("JP-31", "overflight_expected"))])  # another threat
+    assert [c.reason for c in convened()][1:] == ["regions at risk: JP-31 (threat F2)"]
+    assert jp.speaker() == "leader"
+    jp.close()
+    node.store.close()
 
 
 @pytest.fixture(scope="module")
