@@ -88,6 +88,8 @@ class PartyConsultation:
         self.ours: dict[str, str] = {}
         """Requests this party convened (by itself or by hand) -> their reason."""
         self.decided: set[str] = set()
+        self.failing: set[str] = set()
+        """Parties whose hotline test failed and has not been answered since."""
 
     def speaker(self) -> str:
         """The principal who acts for the party: its leader, unless the leader is silent."""
@@ -164,7 +166,15 @@ class PartyConsultation:
         text = (f"channel test to {party} failed ({detail})" if reason == "channel_test_failed"
                 else f"alarm about {party}: {reason} ({detail})")  # fmt: skip
         self._tell("alarm", text, who=party, detail=f"{reason}: {detail}")
+        if reason == "channel_test_failed":
+            self.failing.add(party)
         self._decide_when_answered()
+
+    def _channel_ok(self, f: dict[str, Any]) -> None:
+        party = str(f["party"])
+        if party in self.failing:
+            self.failing.discard(party)
+            self._tell("restored", f"channel to {party} answers tests again", who=party)
 
     def _decide_when_answered(self) -> None:
         """Our request answered by every party (or past its last deadline): propose."""
@@ -206,6 +216,7 @@ _EVENTS: dict[str, Callable[[PartyConsultation, dict[str, Any]], None]] = {
     "consult_page": PartyConsultation._paged,
     "consult_acknowledged": PartyConsultation._acknowledged,
     "consult_alarm": PartyConsultation._alarm,
+    "consult_channel_ok": PartyConsultation._channel_ok,
     "consult_proposal": PartyConsultation._proposed,
     "consult_signed": PartyConsultation._signed,
     "consult_logged": PartyConsultation._logged,

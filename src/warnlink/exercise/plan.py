@@ -136,7 +136,7 @@ class TimelineEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 ConsultWhat = Literal[
-    "convened", "acknowledged", "escalated", "alarm", "proposed", "signed", "logged"
+    "convened", "acknowledged", "escalated", "alarm", "restored", "proposed", "signed", "logged"
 ]
 
 
