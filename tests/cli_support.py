@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def warnlink(*args: str, timeout: float = 600.0) -> subprocess.CompletedProcess[str]:
@@ -15,3 +16,10 @@ def warnlink(*args: str, timeout: float = 600.0) -> subprocess.CompletedProcess[
         timeout=timeout,
         check=False,
     )
+
+
+def exercise(scenario: Path, speed: str, out: Path, *args: str) -> Path:
+    """Run `warnlink exercise` into `out` and insist it succeeded; returns `out`."""
+    done = warnlink("exercise", str(scenario), "--speed", speed, "--out", str(out), *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out

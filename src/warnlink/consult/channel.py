@@ -85,6 +85,7 @@ from warnlink.consult.wire import ReceiptState
 from warnlink.exchange.envelope import Envelope, Kind
 from warnlink.exchange.logs import event
 from warnlink.exchange.node import HubAddress, Node
+from warnlink.exchange.node_store import Received as NodeReceived
 from warnlink.exchange.pki import PkiError
 from warnlink.exchange.signing import Signer, SigningCertificates, Verifier
 
@@ -239,6 +240,18 @@ class ChannelService:
         self._restore_escalations()
         self._witness: Witness | None = None
         self._status_due = 0.0
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        """Called with each event the service logs (name, fields): what drives the
+        exercise's simulated principals and its timeline, in the same process."""
+
+    def _event(self, name: str, level: int = logging.INFO, **fields: Any) -> None:
+        event(log, name, level, **fields)
+        for listener in self.listeners:
+            listener(name, fields)
+
+    def close(self) -> None:
+        self.store.close()
+        self.log.close()
 
     # -- keys and devices -------------------------------------------------------------
 
@@ -261,7 +274,7 @@ class ChannelService:
                 try:
                     self._admit(party, der)
                 except PkiError as exc:
-                    event(log, "consult_key_refused", logging.WARNING, party=party, error=str(exc))
+                    self._event("consult_key_refused", logging.WARNING, party=party, error=str(exc))
 
     def own_roster(self) -> Roster:
         row = self.store.db.execute(
@@ -315,7 +328,7 @@ class ChannelService:
         ).fetchall():
             self._publish(wire.RosterFrame(_roster_dec.decode(data)), self.members)
             self.store.db.execute("UPDATE own_rosters SET sent = 1 WHERE version = ?", (version,))
-            event(log, "consult_roster_sent", party=self.party, version=version)
+            self._event("consult_roster_sent", party=self.party, version=version)
 
     def _make_bundles(self) -> None:
         """Give every member device we have no session with one-time keys of each of our
@@ -352,7 +365,7 @@ class ChannelService:
         for row_id, device, body in rows:
             dev = self.devices.get(device)
             if dev is None or dev not in local:
-                event(log, "consult_dropped", logging.WARNING, device=device,
+                self._event("consult_dropped", logging.WARNING, device=device,
                       reason="not one of our devices now")  # fmt: skip
                 self.store.db.execute("DELETE FROM outgoing WHERE id = ?", (row_id,))
                 continue
@@ -362,7 +375,7 @@ class ChannelService:
                 new = set(exc.devices) - self._missing_alarmed
                 if new:
                     self._missing_alarmed |= new
-                    event(log, "consult_waiting_for_keys", party=self.party, devices=sorted(new))
+                    self._event("consult_waiting_for_keys", party=self.party, devices=sorted(new))
                 return
             # saved before it goes out: a crash in between loses this message (members
             # see the gap in the transcript) rather than reusing its ratchet keys
@@ -412,7 +425,7 @@ class ChannelService:
             self._save(dev)
         if changed:
             roster = open_roster(signed, self.keys)
-            event(log, "consult_roster", party=roster.party, version=roster.version,
+            self._event("consult_roster", party=roster.party, version=roster.version,
                   devices=sum(len(p.devices) for p in roster.principals))  # fmt: skip
             self._make_bundles()
 
@@ -421,7 +434,7 @@ class ChannelService:
         try:
             got: Received | None = dev.decrypt(msg)
         except NotForThisDevice as exc:
-            event(log, "consult_not_for_us", logging.WARNING, device=dev.device, error=str(exc))
+            self._event("consult_not_for_us", logging.WARNING, device=dev.device, error=str(exc))
             return None
         except TranscriptDivergence as exc:
             self._alarm(sender, "transcript_divergence", str(exc))
@@ -452,7 +465,7 @@ class ChannelService:
                 (frm.keys.device, got.counter, got.hash, got.time_ns, time.time_ns(),
                  type(body).__name__.lower(), text, int(frm.party == self.party)),
             )  # fmt: skip
-            event(log, "consult_message", party=self.party, sender=frm.keys.device,
+            self._event("consult_message", party=self.party, sender=frm.keys.device,
                   kind=type(body).__name__.lower(), counter=got.counter)  # fmt: skip
             if delivered and frm.party != self.party:
                 self._receipt(
@@ -478,7 +491,7 @@ class ChannelService:
             [(r.party, r.state, ",".join(r.devices), h.device, h.counter, time.time_ns(),
               canonical(body)) for h in r.messages],
         )  # fmt: skip
-        event(log, "consult_receipt", party=r.party, state=r.state, messages=len(r.messages))
+        self._event("consult_receipt", party=r.party, state=r.state, messages=len(r.messages))
 
     # -- convening and acknowledgements ---------------------------------------------------
 
@@ -497,7 +510,7 @@ class ChannelService:
             (body.request, body.reason, json.dumps(body.timeouts), now, frm.keys.device),
         )
         self._act(body.request, self._start_escalation(body.request, list(body.timeouts), now))
-        event(log, "consult_convened", party=self.party, request=body.request,
+        self._event("consult_convened", party=self.party, request=body.request,
               by=frm.keys.device, reason=body.reason)  # fmt: skip
         self._acknowledged(body.request, frm.party, frm.principal)  # asking is answering
 
@@ -546,10 +559,10 @@ class ChannelService:
     def _act(self, request: str, actions: list[Action]) -> None:
         for a in actions:
             if isinstance(a, Notify):
-                event(log, "consult_page", party=a.party, principal=a.principal, rank=a.rank,
+                self._event("consult_page", party=a.party, principal=a.principal, rank=a.rank,
                       request=request, deadline=a.deadline, ours=a.party == self.party)  # fmt: skip
             elif isinstance(a, Acknowledged):
-                event(log, "consult_acknowledged", party=a.party, principal=a.principal,
+                self._event("consult_acknowledged", party=a.party, principal=a.principal,
                       request=request, after_s=round(a.after, 3))  # fmt: skip
             elif isinstance(a, Exhausted):
                 self._alarm(a.party, "not_acknowledged", f"request {request}: nobody answered")
@@ -583,13 +596,13 @@ class ChannelService:
             return
         pending[1].discard(frm.party)
         if self.channel.get(frm.party) != "ok":
-            event(log, "consult_channel_ok", party=frm.party, test=body.number)
+            self._event("consult_channel_ok", party=frm.party, test=body.number)
         self.channel[frm.party] = "ok"
         self.last_ok[frm.party] = time.time()
 
     def _alarm(self, party: str, reason: str, detail: str) -> None:
         """The structured alarm line, and the alarm the client shows."""
-        event(log, "consult_alarm", logging.WARNING, party=party, reason=reason, detail=detail,
+        self._event("consult_alarm", logging.WARNING, party=party, reason=reason, detail=detail,
               observer=self.party)  # fmt: skip
         self.store.alarm(party, reason, detail)
 
@@ -602,6 +615,8 @@ class ChannelService:
             (body.proposal, canonical(body), frm.party, int(frm.party == self.party),
              time.time()),
         )  # fmt: skip
+        self._event("consult_proposal", party=self.party, proposal=body.proposal,
+                    author=frm.party, summary=wire.describe(body.decision))  # fmt: skip
         early = self._early.pop(body.proposal, None)
         if early is not None:
             self._on_sign_request(*early)
@@ -667,7 +682,7 @@ class ChannelService:
     def _sign(self, proposal: str, record: Record, data: bytes, device: str) -> None:
         sig = sign_record(data, self.signer)
         self.send(device, wire.RecordSignature(proposal, record.index, sig))
-        event(log, "consult_signed", party=self.party, proposal=proposal, index=record.index)
+        self._event("consult_signed", party=self.party, proposal=proposal, index=record.index)
 
     def approve(self, proposal: str, device: str) -> str:
         found = self._proposal(proposal)
@@ -695,7 +710,7 @@ class ChannelService:
             self.send(self.primary().device, wire.NewEntry(cur.proposal, entry))
             note = self.log.checkpoint(self.signer, time.time_ns())
             self.send(self.primary().device, wire.CheckpointNote(note))
-            event(log, "consult_logged", party=self.party, index=index, proposal=cur.proposal)
+            self._event("consult_logged", party=self.party, index=index, proposal=cur.proposal)
 
     def _on_new_entry(self, frm: Member, body: wire.NewEntry) -> None:
         if frm.party != self.keeper or self.party == self.keeper:
@@ -705,7 +720,7 @@ class ChannelService:
             return  # sent again after a restart
         self.log.append(record, entry.signatures)
         self._settle(body.proposal, "logged")
-        event(log, "consult_logged", party=self.party, index=record.index)
+        self._event("consult_logged", party=self.party, index=record.index)
 
     def _witness_for(self) -> Witness | None:
         keeper = self.keys.get(self.keeper)
@@ -735,7 +750,7 @@ class ChannelService:
         self.store.put("witness_state", cp.body())
         _atomic_write(self.cfg.data / "checkpoint.note", body.note)
         self.send(self.primary().device, wire.Cosigned(cp.size, line.text()))
-        event(log, "consult_cosigned", party=self.party, size=cp.size)
+        self._event("consult_cosigned", party=self.party, size=cp.size)
 
     def _on_cosigned(self, frm: Member, body: wire.Cosigned) -> None:
         if self.party != self.keeper:
@@ -748,7 +763,7 @@ class ChannelService:
         if line.name != frm.party:
             raise ConsultError(f"co-signature of {line.name} sent by {frm.party}")
         self.log.add_cosignature(body.size, line)
-        event(log, "consult_cosignature", party=frm.party, size=body.size)
+        self._event("consult_cosignature", party=frm.party, size=body.size)
 
     # -- commands (from the queue) --------------------------------------------------------
 
@@ -835,7 +850,7 @@ class ChannelService:
                 self.store.finish(cmd.id, False, str(exc))
                 continue
             self.store.finish(cmd.id, True, result)
-            event(log, "consult_command", party=self.party, device=cmd.device, command=cmd.name,
+            self._event("consult_command", party=self.party, device=cmd.device, command=cmd.name,
                   result=result)  # fmt: skip
 
     # -- the loop ---------------------------------------------------------------------
@@ -860,14 +875,17 @@ class ChannelService:
             self._status_due = now + 0.5
             self.write_status()
 
-    async def run(self) -> None:
-        """Run the node, take in its inbox, and tick; for ever."""
+    async def run(self, own_node: bool = True) -> None:
+        """Run the node, take in its inbox, and tick; for ever. With `own_node` False the
+        node is someone else's (the exercise's party process, whose node carries its
+        tracks too): its owner runs it and hands the consultation's rows to `take`."""
         self.start()
-        node_task = asyncio.create_task(self.node.run())
-        inbox_task = asyncio.create_task(self._inbox())
+        tasks = (
+            [asyncio.create_task(c) for c in (self.node.run(), self._inbox())] if own_node else []
+        )
         try:
             while True:
-                for task in (node_task, inbox_task):
+                for task in tasks:
                     if task.done():
                         task.result()
                 try:
@@ -876,19 +894,23 @@ class ChannelService:
                     log.exception("consult_error", extra={"party": self.party})
                 await asyncio.sleep(self.cfg.tick)
         finally:
-            node_task.cancel()
-            inbox_task.cancel()
-            await asyncio.gather(node_task, inbox_task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _inbox(self) -> None:
         after = int(self.store.get("inbox_row", "0") or 0)
         async for row in self.node.messages(after):
-            try:
-                self.on_envelope(row.envelope)
-            except Exception as exc:
-                self._alarm(row.envelope.origin, "refused", f"{type(exc).__name__}: {exc}")
-            self.store.put("inbox_row", str(row.row))
-            self._flush()
+            self.take(row)
+
+    def take(self, row: NodeReceived) -> None:
+        """One inbox row of the node: a refused envelope is an alarm, not a stop."""
+        try:
+            self.on_envelope(row.envelope)
+        except Exception as exc:
+            self._alarm(row.envelope.origin, "refused", f"{type(exc).__name__}: {exc}")
+        self.store.put("inbox_row", str(row.row))
+        self._flush()
 
     # -- what the client shows ------------------------------------------------------------
 

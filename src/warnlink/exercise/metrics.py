@@ -21,6 +21,8 @@ import msgspec
 import numpy as np
 from numpy.typing import NDArray
 
+from warnlink.consult.log import LogError
+from warnlink.consult.verify import verify_log
 from warnlink.evaluate.consistency import (
     east_north_offset,
     ellipse_threshold,
@@ -30,12 +32,15 @@ from warnlink.evaluate.consistency import (
 from warnlink.evaluate.pictures import Key, attribute
 from warnlink.exchange.node_store import ACKED, NodeStore
 from warnlink.exercise.plan import (
+    CONSULT,
+    CONSULT_DIR,
     DONE,
     EVENTS,
     FUSED,
     OWN,
     PLAN,
     RECEIVED,
+    ConsultRecord,
     FusedRecord,
     PartyPlan,
     PartySummary,
@@ -275,6 +280,36 @@ def _latency_ms(out: PartyOutputs) -> dict[str, float | int]:
             "max": float(a.max())}  # fmt: skip
 
 
+def _consultation(mode_dir: Path, party: str, t_launch: float) -> dict[str, Any] | None:
+    """What a party's channel did (its consult.jsonl) and whether its copy of the decision
+    log verifies (`warnlink consult verify`, with the federation's certificates)."""
+    d = mode_dir / party
+    if not (d / CONSULT_DIR / "decisions.db").exists():
+        return None
+    rows = list(iter_jsonl(d / CONSULT, ConsultRecord)) if (d / CONSULT).exists() else []
+
+    def of(what: str) -> list[ConsultRecord]:
+        return [r for r in rows if r.what == what]
+
+    try:
+        report = verify_log(d / CONSULT_DIR / "decisions.db", None, mode_dir / "pki")
+        problems = report.problems
+    except LogError as exc:
+        problems = [str(exc)]
+    return {
+        "convened": [{"at_s": round(r.t - t_launch, 1), "by": r.who, "reason": r.detail}
+                     for r in of("convened")],
+        "acks": [{"by": r.who, "after_s": None if r.after_s is None else round(r.after_s, 1)}
+                 for r in of("acknowledged")],
+        "escalations": [r.who for r in of("escalated")],
+        "alarms": [f"{r.who}: {r.detail}" for r in of("alarm")],
+        "decisions_signed": len(of("signed")),
+        "decisions_logged": len(of("logged")),
+        "verify_ok": not problems,
+        "verify_problems": problems,
+    }  # fmt: skip
+
+
 def score(
     mode_dir: Path, run_dir: Path, truth: Truth, parties: list[str], t_end: float
 ) -> dict[str, Any]:
@@ -388,6 +423,9 @@ def score(
     result["alerting"] = score_alerts(mode_dir, {p: o.plan for p, o in outputs.items()}, truth,
                                       t_end)  # fmt: skip
     result["delivery"] = _delivery(mode_dir, outputs, end_wall)
+    t_launch = min((fl.launch_t for fl in flights(truth)), default=0.0)
+    consult = {p: _consultation(mode_dir, p, t_launch) for p in outputs}
+    result["consultation"] = {p: c for p, c in consult.items() if c is not None}
     result["parties"] = {
         p: msgspec.to_builtins(out.summary) if out.summary else None for p, out in outputs.items()
     }

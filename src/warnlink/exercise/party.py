@@ -31,14 +31,18 @@ from warnlink.exchange.envelope import Kind
 from warnlink.exchange.node import HubAddress, Node
 from warnlink.exchange.node_store import Received
 from warnlink.exercise.alerting import PartyAlerting, summary
+from warnlink.exercise.consultation import PartyConsultation
 from warnlink.exercise.plan import (
     ALERTS,
+    CONSULT,
     DONE,
     EVENTS,
     FUSED,
     OWN,
     PLAN,
     RECEIVED,
+    ConsultRecord,
+    ConsultWhat,
     EventKind,
     FusedRecord,
     PartyPlan,
@@ -86,8 +90,11 @@ class Party:
             self.node = Node(Path(plan.pki), plan.party, HubAddress.parse(plan.hub), self.data)
         self.files: dict[str, IO[bytes]] = {
             name: (self.data / name).open("ab", buffering=0)
-            for name in (OWN, FUSED, RECEIVED, EVENTS, ALERTS)
+            for name in (OWN, FUSED, RECEIVED, EVENTS, ALERTS, CONSULT)
         }
+        self.consult: PartyConsultation | None = None
+        if self.node is not None and plan.consult is not None:
+            self.consult = PartyConsultation(plan, self.node, self.tell)
         self.firsts: set[str] = set()
         self.counts = {"own": 0, "fused": 0, "received": 0, "published": 0, "alerts": 0}
         self.granted = plan.t_start  # scenario time the supervisor has let pass
@@ -110,6 +117,11 @@ class Party:
                 return
             self.firsts.add(key)
         self._write(EVENTS, [TimelineEvent(time.time(), self.granted, self.plan.party, kind, text)])
+
+    def tell(self, what: ConsultWhat, text: str, **fields: Any) -> None:
+        """What the consultation did: a record for the metrics and a timeline line."""
+        self._write(CONSULT, [ConsultRecord(time.time(), self.granted, what, **fields)])
+        self.event("consult", text)
 
     # -- own sensors -------------------------------------------------------------------
 
@@ -198,6 +210,10 @@ class Party:
     def take(self, row: Received) -> None:
         env = row.envelope
         wall = time.time()
+        if env.kind == Kind.CONSULTATION:  # the node is shared with the party's channel
+            if self.consult is not None:
+                self.consult.take(row)
+            return
         if env.kind == Kind.ALERT_NOTICE:  # a partner's public warning (CAP), for awareness
             self.event("alert", f"{env.origin} issues public warnings", f"notice-{env.origin}")
             return
@@ -278,6 +294,8 @@ class Party:
         self.counts["alerts"] += len(records)
         for r in records:
             self.event("alert", summary(r))
+        if self.consult is not None:
+            self.consult.alerts(records)
         if self.node is not None and messages and self.plan.release_tracks:
             label = sorted(self.plan.release_tracks)
             self.node.publish_many(
@@ -294,6 +312,8 @@ class Party:
         if self.node is not None:
             helpers = [asyncio.create_task(c) for c in (self.node.run(), self.receive(),
                                                         self.links())]  # fmt: skip
+        if self.consult is not None:
+            helpers.append(asyncio.create_task(self.consult.run()))
         try:
             await self.feed()
             await self.until(self.plan.t_end)
@@ -320,6 +340,8 @@ class Party:
         )
         for f in self.files.values():
             f.close()
+        if self.consult is not None:
+            self.consult.close()
         if self.node is not None:
             self.node.store.close()
         tmp = self.data / (DONE + ".tmp")

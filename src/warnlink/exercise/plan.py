@@ -20,6 +20,27 @@ EVENTS = "events.jsonl"  # TimelineEvent
 ALERTS = "alerts.jsonl"  # AlertRecord; the CAP documents themselves in CAP_DIR
 CAP_DIR = "cap"  # alerts.atom and alerts/{id}.xml (warnlink.alert.feed.write_feed)
 DONE = "done.json"  # PartySummary, written last
+CONSULT = "consult.jsonl"  # ConsultRecord
+CONSULT_DIR = "consult"  # the party's channel: consult.db, decisions.db, devices/
+
+
+class ConsultPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The party's consultation channel in a shared exercise (set up by the supervisor
+    under CONSULT_DIR, the devices' passphrase in the environment, PASSPHRASE_ENV).
+
+    Times are scenario seconds; the channel's clock is wall time, so the party divides
+    them by the speed (a principal paged at 5x has a fifth of the wall time to answer)."""
+
+    consultation: str
+    members: list[str]
+    keeper: str  # the party that keeps the decision log
+    principals: list[str]  # this party's, in rank order: leader, then alternates
+    ack_timeout_s: float = 30.0  # each principal's time to acknowledge before the next is paged
+    ack_delay_s: float = 8.0  # the simulated principals acknowledge and approve after this
+    silent_leader: str | None = None  # the party whose leader never answers (escalation)
+    test_interval_s: float = 30.0  # between hotline tests
+    # wall seconds (not scaled): a test measures the channel, which runs at wall speed
+    test_timeout_wall_s: float = 10.0
 
 
 class PartyPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -42,6 +63,7 @@ class PartyPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     epoch: str = "1970-01-01T00:00:00+00:00"  # UTC instant of scenario time 0 (CAP times)
     # the party's public-alerting policy (warnlink.alert.policy fields); None: it issues none
     alert_policy: dict[str, Any] | None = None
+    consult: ConsultPlan | None = None  # its consultation channel (sharing only)
 
 
 class FusedRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -100,6 +122,7 @@ EventKind = Literal[
     "link",  # connection to the hub up or down
     "held",  # the supervisor held the clock for the party's computing
     "alert",  # a public warning message issued (CAP Alert, Update or Cancel)
+    "consult",  # the consultation: convened, acknowledged, escalated, alarms, decisions
     "done",
 ]
 
@@ -110,6 +133,23 @@ class TimelineEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     party: str
     kind: EventKind
     text: str
+
+
+ConsultWhat = Literal[
+    "convened", "acknowledged", "escalated", "alarm", "restored", "proposed", "signed", "logged"
+]
+
+
+class ConsultRecord(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What the party's channel did or saw, for the metrics (the timeline says it in words)."""
+
+    wall: float
+    t: float  # scenario time (granted) when it happened
+    what: ConsultWhat
+    request: str = ""  # of a convening; the proposal of a decision
+    who: str = ""  # convened: the device; acknowledged, escalated: the principal; alarm: party
+    after_s: float | None = None  # acknowledged: scenario seconds after the convening
+    detail: str = ""  # convened: the reason; alarm: reason and detail; logged: the index
 
 
 class PartySummary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

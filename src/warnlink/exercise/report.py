@@ -113,6 +113,24 @@ def _alerts_table(run: dict[str, Any], mode: str, out: Path) -> str:
     return f"<h3>{html.escape(mode)}</h3>" + "\n".join([*out_rows, "</table>"])
 
 
+def _consult_line(mode: str, consult: dict[str, Any]) -> str:
+    """One line on the consultation: who convened when, acknowledgements, escalations,
+    decisions in each party's log and whether every log verifies."""
+    if not consult:
+        return ""
+    convened = sorted({(c["at_s"], c["by"]) for p in consult.values() for c in p["convened"]})
+    parts = []
+    for party, c in consult.items():
+        acks = ", ".join(f"{a['by']} after {a['after_s']:.0f} s" for a in c["acks"]) or "none"
+        esc = f", paged {', '.join(c['escalations'])}" if c["escalations"] else ""
+        ok = "verifies" if c["verify_ok"] else "FAILS verification"
+        parts.append(f"{party}: acknowledged by {acks}{esc}; {c['decisions_logged']} joint "
+                     f"decision(s) in its log, which {ok}")  # fmt: skip
+    when = "; ".join(f"by {by} at T+{at:.0f} s" for at, by in convened) or "never convened"
+    text = f"{mode}: consultation {when}. " + ". ".join(parts)
+    return f"<li>{html.escape(text)}</li>"
+
+
 def write_report(
     scenario: Scenario, out: Path, run_dir: Path, runs: dict[str, dict[str, Any]]
 ) -> Path:
@@ -148,6 +166,7 @@ def write_report(
             f"{r['effective_speed']}x of the {r['speed']}x asked for (clock held "
             f"{r['clock_held_s']} s for the parties' computing)</li>"
         )
+        checks.append(_consult_line(m, r.get("consultation", {})))
     body = [
         f"<h1>After-action report: {html.escape(scenario.name)}</h1>",
         f"<p>{html.escape(scenario.description)}</p>",

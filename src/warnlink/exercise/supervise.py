@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -22,8 +23,10 @@ from typing import Any
 
 import msgspec
 
+from warnlink.consult.channel import PASSPHRASE_ENV
 from warnlink.exchange import pki
-from warnlink.exercise.plan import EVENTS, PLAN, PartyPlan, TimelineEvent
+from warnlink.exercise.consultation import init_consultation
+from warnlink.exercise.plan import EVENTS, PLAN, ConsultPlan, PartyPlan, TimelineEvent
 from warnlink.formats.jsonl import read_json, write_json
 from warnlink.formats.records import SensorCatalogue
 from warnlink.net.linkproxy import Faults, LinkProxy
@@ -51,6 +54,9 @@ class Setup:
     t_end: float
     # party -> its checked alerting policy (warnlink.alert.policy fields); absent: no alerts
     alert_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the party whose leader never answers a page (its alternate is paged); None: the
+    # first party of the scenario, "": every leader answers
+    silent_leader: str | None = None
 
 
 @dataclass
@@ -197,13 +203,15 @@ async def _start_hub(setup: Setup, log: Path) -> tuple[asyncio.subprocess.Proces
     return proc, int(json.loads(ready.read_text())["port"])
 
 
-async def _start_party(plan: PartyPlan, log: Path) -> asyncio.subprocess.Process:
+async def _start_party(
+    plan: PartyPlan, log: Path, env: dict[str, str]
+) -> asyncio.subprocess.Process:
     path = Path(plan.data) / PLAN
     write_json(path, plan)
     with log.open("ab") as err:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "warnlink.exercise.party", str(path),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env,
         )  # fmt: skip
 
 
@@ -241,9 +249,15 @@ async def supervise(
     procs: dict[str, asyncio.subprocess.Process] = {}
     clock: _Clock | None = None
     started = time.monotonic()
+    consults: dict[str, ConsultPlan] = {}
+    # the devices' state passphrase, for this run only, given to the parties (not in plans)
+    env = {**os.environ, PASSPHRASE_ENV: secrets.token_urlsafe(16)}
     try:
         if setup.sharing:
             make_pki(setup.out / "pki", codes)
+            silent = codes[0] if setup.silent_leader is None else setup.silent_leader or None
+            consults = init_consultation(setup.out / "pki", dirs, env[PASSPHRASE_ENV],
+                                         setup.speed, codes[0], silent)  # fmt: skip
             hub, hub_port = await _start_hub(setup, log)
             for i, code in enumerate(codes):
                 link = links.get(code)
@@ -270,8 +284,9 @@ async def supervise(
                 speed=setup.speed,
                 epoch=setup.scenario.epoch.isoformat(),
                 alert_policy=setup.alert_policies.get(party.code),
+                consult=consults.get(party.code),
             )
-            procs[party.code] = await _start_party(plan, log)
+            procs[party.code] = await _start_party(plan, log, env)
         for code, proc in procs.items():
             await _ready(proc, code, log)
         clock = _Clock(setup, procs)

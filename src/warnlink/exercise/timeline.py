@@ -23,6 +23,7 @@ STYLE = {
     "link": "dim",
     "held": "bold magenta",
     "alert": "bold white on red",
+    "consult": "bold blue",
     "done": "dim",
 }
 
