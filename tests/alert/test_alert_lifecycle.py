@@ -151,9 +151,9 @@ def test_a_second_track_of_the_same_threat_joins_its_warning() -> None:
     # a track 90 km away is another threat
     (other,) = auth.update(falling_on(*AKITA, t=6.5, track="X"))
     assert other.msg_type == "Alert" and other.references == ()
-    # while the first track reports, the joined one is not assessed
+    # while the first track reports, the joined one (no trajectory yet) is not assessed
     assert auth.update(boosting(7.0, track="KR:T1")) == []
-    assert auth.update(falling_on(*IWATE, t=8.0, track="US:T7")) == []
+    assert auth.update(boosting(8.0, track="US:T7")) == []
     # the first falls silent: the joined track carries the threat's warning on
     (update,) = auth.update(falling_on(*IWATE, t=20.0, track="US:T7"))
     assert update.msg_type == "Update" and update.track == "KR:T1"
@@ -167,3 +167,17 @@ def test_same_threat_needs_a_recent_estimate() -> None:
     auth.update(boosting(5.0, track="A"))
     (late,) = auth.update(boosting(30.0, track="B"))  # 25 s later: not joined
     assert late.msg_type == "Alert" and late.track == "B"
+
+
+def test_a_joined_track_with_its_own_trajectory_is_warned_on_its_own() -> None:
+    """Warhead and stage leave the boost as one threat; when the stage's track predicts
+    the sea and the warhead's Akita, the warhead's region is warned, not lifted."""
+    auth = Authority(policy(), EPOCH)
+    auth.update(boosting(5.0, track="stage"))
+    assert auth.update(boosting(6.0, track="rv")) == []  # joined: one launch alert
+    (sea,) = auth.update(falling_on(*PACIFIC_FAR, t=20.0, track="stage"))
+    assert sea.msg_type == "Update" and [p.stage for p in sea.parts] == ["lifted"]
+    (rv,) = auth.update(falling_on(*AKITA, t=21.0, track="rv"))
+    assert (rv.msg_type, rv.stage, rv.track) == ("Alert", "impact_expected", "rv")
+    assert rv.region_ids == {"JP-05"}
+    assert {m.track for m in auth.current()} == {"stage", "rv"}

@@ -164,8 +164,11 @@ class Authority:
 
         A track first confirmed where an existing threat's track is (another party's
         track of the same missile, a new track after a gap, a stage off the same boost)
-        joins that threat's warning instead of starting another: one warning per threat.
-        Its estimates are assessed only when the threat's current track falls silent.
+        joins that threat's warning instead of starting another launch alert. Its
+        estimates are assessed only when the threat's current track falls silent, or once
+        it has a trajectory of its own while that track still reports: then it is another
+        object (warhead and stage part ways) and gets its own warning, so that no region
+        one of them threatens is lifted because of the other.
         """
         key = self._thread_of.get(e.track)
         if key is None:
@@ -179,9 +182,16 @@ class Authority:
         out = self.advance(e.t)
         if e.track != th.primary:
             quiet = th.estimate is None or e.t - th.estimate.t > self.policy.handover_after_s
-            if e.status != "confirmed" or not quiet:
+            if e.status == "confirmed" and not quiet and not launch_basis(e):
+                # a trajectory of its own while the threat's track still reports: another
+                # object off the same launch (warhead and stage part ways), warned on its own
+                self._thread_of[e.track] = e.track
+                th = self._threads.setdefault(e.track, _Thread(e.track, primary=e.track))
+                th.t_seen = e.t
+            elif e.status != "confirmed" or not quiet:
                 return out
-            th.primary = e.track  # the threat's track fell silent: this one carries on
+            else:
+                th.primary = e.track  # the threat's track fell silent: this one carries on
         if e.status == "deleted":
             th.lost = True
             return out
