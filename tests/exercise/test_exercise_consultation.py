@@ -42,7 +42,7 @@ def _alert(track: str, msg_type: str, *regions: tuple[str, str]) -> AlertRecord:
                        [AlertRegion(r, stage, ["impact"]) for r, stage in regions])  # fmt: skip
 
 
-def test_a_party_convenes_once_per_threat_on_its_own_regions_only(
+def test_a_party_convenes_once_on_its_own_regions_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(PASSPHRASE_ENV, "throwaway")
@@ -57,9 +57,12 @@ def test_a_party_convenes_once_per_threat_on_its_own_regions_only(
     node = Node(tmp_path / "pki", "JP", HubAddress.parse("127.0.0.1:1"), dirs["JP"])
     jp = PartyConsultation(plan, node, lambda *a, **k: None)
 
-    def convened() -> list[wire.Convene]:
+    def sent() -> list[wire.Body]:
         rows = jp.service.store.db.execute("SELECT body FROM outgoing").fetchall()
-        return [b for b in (wire.decode_body(r[0]) for r in rows) if isinstance(b, wire.Convene)]
+        return [wire.decode_body(r[0]) for r in rows]
+
+    def convened() -> list[wire.Convene]:
+        return [b for b in sent() if isinstance(b, wire.Convene)]
 
     jp.alerts([_alert("F1", "Alert", ("JP-01", "launch"), ("JP-32", "launch"))])
     jp.alerts([_alert("F1", "Update", ("KR-47", "impact_expected"), ("JP-32", "lifted"))])
@@ -70,8 +73,11 @@ def test_a_party_convenes_once_per_threat_on_its_own_regions_only(
     (c,) = convened()
     assert c.reason == "regions at risk: JP-32 (threat F1)"
     assert c.timeouts == (ACK_TIMEOUT_S / 5.0,)  # scenario seconds on the channel's wall clock
-    jp.alerts([_alert("F2", "Alert", ("JP-31", "overflight_expected"))])  # another threat
-    assert [c.reason for c in convened()][1:] == ["regions at risk: JP-31 (threat F2)"]
+    # another threat (another missile, or warhead and stage warned apart): told, not convened
+    jp.alerts([_alert("F2", "Alert", ("JP-31", "overflight_expected"))])
+    assert len(convened()) == 1
+    chats = [b.text for b in sent() if isinstance(b, wire.Chat)]
+    assert chats == ["also regions at risk: JP-31 (threat F2)"]
     assert jp.speaker() == "leader"
     jp.close()
     node.store.close()

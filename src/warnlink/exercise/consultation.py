@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from warnlink.consult import wire
 from warnlink.consult.channel import PASSPHRASE_ENV, ChannelConfig, ChannelService, init_party
 from warnlink.consult.commands import KDF
 from warnlink.consult.convene import convene_reason, should_convene
@@ -103,17 +104,22 @@ class PartyConsultation:
     # -- the party's side ------------------------------------------------------------
 
     def alerts(self, records: Sequence[AlertRecord]) -> None:
-        """Convene once per threat whose warning names our own regions for impact or
-        overflight (should_convene on the alert policy's countries)."""
+        """Convene when a warning first names our own regions for impact or overflight
+        (should_convene on the alert policy's countries); a further threat to them (another
+        missile, or warhead and stage warned apart) is told to the consultation already
+        convened, not convened again."""
         for r in records:
             regions = [g.region for g in r.regions if g.stage in CONVENE_STAGES]
             if r.msg_type == "Cancel" or r.track in self.threats:
                 continue
             if should_convene(self.countries, regions):
-                self.threats.add(r.track)
                 reason = f"{convene_reason(self.countries, regions)} (threat {r.track})"
-                self.service.convene(device_of(self.party, self.speaker()), reason,
-                                     [self.cp.ack_timeout_s / self.speed])  # fmt: skip
+                device = device_of(self.party, self.speaker())
+                if self.threats:
+                    self.service.send(device, wire.Chat(f"also {reason}"))
+                else:
+                    self.service.convene(device, reason, [self.cp.ack_timeout_s / self.speed])
+                self.threats.add(r.track)
 
     def take(self, row: Received) -> None:
         self.service.take(row)
