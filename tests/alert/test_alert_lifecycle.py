@@ -181,3 +181,25 @@ def test_a_joined_track_with_its_own_trajectory_is_warned_on_its_own() -> None:
     assert (rv.msg_type, rv.stage, rv.track) == ("Alert", "impact_expected", "rv")
     assert rv.region_ids == {"JP-05"}
     assert {m.track for m in auth.current()} == {"stage", "rv"}
+
+
+def test_a_well_known_heading_lifts_regions_long_outside_the_sector() -> None:
+    """A long boost (a satellite launcher) heading south-east: once the heading is known
+    to 3 degrees, Hokkaido, outside the sector for 20 s, is lifted; Okinawa stays."""
+    auth = Authority(policy(launch_sector_deg=10.0), EPOCH)
+    (first,) = auth.update(boosting(5.0))  # no heading yet: all round
+    assert {"JP-01", "JP-47"} <= first.region_ids
+    msgs = [
+        m for t in range(7, 40, 2) for m in auth.update(boosting(float(t), heading=(150.0, 3.0)))
+    ]
+    lifted = {r.region.id for m in msgs for p in m.parts if p.stage == "lifted" for r in p.risks}
+    assert "JP-01" in lifted and "JP-47" not in lifted
+    first_lift = min(m.t for m in msgs if any(p.stage == "lifted" for p in m.parts))
+    assert first_lift >= 7.0 + 20.0  # outside the sector from t = 7, lifted 20 s later
+    # a wide heading never narrows the sector
+    wide = Authority(policy(launch_sector_deg=10.0), EPOCH)
+    wide.update(boosting(5.0))
+    later = [
+        m for t in range(7, 40, 2) for m in wide.update(boosting(float(t), heading=(150.0, 15.0)))
+    ]
+    assert not any(p.stage == "lifted" for m in later for p in m.parts)

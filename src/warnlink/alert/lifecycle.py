@@ -121,6 +121,7 @@ class _Thread:
     track: str  # the first track of the threat: the thread's key, in message ids
     primary: str = ""  # the track whose estimates are assessed now
     estimate: Estimate | None = None  # the primary's latest confirmed estimate
+    outside: dict[str, float] = field(default_factory=dict)  # region -> outside the sector since
     active: dict[str, RegionRisk] = field(default_factory=dict)
     warned: dict[str, RegionRisk] = field(default_factory=dict)  # ever active, not lifted
     sent: list[AlertMessage] = field(default_factory=list)  # every message about the track
@@ -315,8 +316,20 @@ class Authority:
             for r in a.risks
             if r.region.id not in th.warned or r.region.id in th.active
         }
-        if a.basis == "launch":  # the sector only grows until a trajectory is known
-            new = {k: _merged(th.active.get(k), new.get(k)) for k in th.active.keys() | new}
+        if a.basis == "launch":
+            # until a trajectory is known the sector only grows, except that once the
+            # heading is known well, a region outside it for launch_lift_after_s is lifted
+            # (a heading that wanders briefly does not make regions flicker)
+            p = self.policy
+            sigma = th.estimate.heading_sigma_deg if th.estimate is not None else None
+            narrow = sigma is not None and sigma <= p.launch_narrow_sigma_deg
+            keep = set()
+            for k in th.active:
+                if k in new:
+                    th.outside.pop(k, None)
+                elif not (narrow and t - th.outside.setdefault(k, t) >= p.launch_lift_after_s):
+                    keep.add(k)
+            new = {k: _merged(th.active.get(k), new.get(k)) for k in keep | new.keys()}
         if not th.history:
             if not new:
                 return []
