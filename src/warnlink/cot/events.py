@@ -178,6 +178,12 @@ def _style(detail: ET.Element, style: Style) -> None:
     _sub(detail, "labels_on", value="false")
 
 
+def _link_to_track(detail: ET.Element, options: CotOptions, estimate: Estimate) -> None:
+    """A drawing's parent link to its track, so that clients group them."""
+    _sub(detail, "link", uid=track_uid(options.party, estimate.track), type=TRACK_TYPE,
+         relation="p-p")  # fmt: skip
+
+
 def track_uid(party: str, track: str) -> str:
     """Stable per track, so each update replaces the last one on the map."""
     return f"warnlink.{party}.{track}"
@@ -301,13 +307,7 @@ def impact_event(estimate: Estimate, epoch: datetime, options: CotOptions) -> Co
         f"(1-sigma {impact.t_sigma_s:.0f} s); {e.confidence:.0%} ellipse "
         f"{e.semi_major_m / 1000:.1f} x {e.semi_minor_m / 1000:.1f} km.",
     )
-    _sub(
-        detail,
-        "link",
-        uid=track_uid(options.party, estimate.track),
-        type=TRACK_TYPE,
-        relation="p-p",
-    )
+    _link_to_track(detail, options, estimate)
     return CotEvent(ev, "impact")
 
 
@@ -346,13 +346,7 @@ def launch_event(estimate: Estimate, epoch: datetime, options: CotOptions) -> Co
     _sub(detail, "contact", callsign=f"{options.party} {estimate.track} launch")
     when = cot_time(_time(epoch, launch.t))
     _text(detail, "remarks", f"Estimated launch of track {estimate.track} at {when}.")
-    _sub(
-        detail,
-        "link",
-        uid=track_uid(options.party, estimate.track),
-        type=TRACK_TYPE,
-        relation="p-p",
-    )
+    _link_to_track(detail, options, estimate)
     return CotEvent(ev, "launch")
 
 
