@@ -124,6 +124,12 @@ class Envelope:
 
 def canonical_label(parties: Iterable[str]) -> tuple[str, ...]:
     """The label in its one valid form (sorted, no repeats), or an error naming the fault."""
+    return _canonical_label(tuple(parties))
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical_label(parties: tuple[str, ...]) -> tuple[str, ...]:
+    """Cached: a party publishes to the same few labels again and again."""
     label = tuple(sorted(set(parties)))
     if not label:
         raise EnvelopeError("bad_label", "the label names no party")

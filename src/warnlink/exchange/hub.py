@@ -13,6 +13,7 @@ import logging
 import sqlite3
 import ssl
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -267,9 +268,10 @@ class Hub:
         """Hand each stored message to its recipients' sessions (they may take it from
         memory, see Session._deliver) and wake them."""
         sessions = self.sessions
+        counts: Counter[tuple[str, Kind]] = Counter()
         for item, hseq in zip(batch, hseqs, strict=True):
             env = item.envelope
-            self.metrics.accepted.labels(env.origin, env.kind.name.lower()).inc()
+            counts[env.origin, env.kind] += 1
             stored: Stored | None = None
             for party in item.recipients:
                 session = sessions.get(party)
@@ -277,6 +279,8 @@ class Hub:
                     if stored is None:
                         stored = Stored(hseq, int(env.lane), item.received_ns, env.raw)
                     session.offer(stored)
+        for (origin, kind), n in counts.items():
+            self.metrics.accepted.labels(origin, kind.name.lower()).inc(n)
 
     async def reports(self, party: str, after: int, limit: int) -> list[Listing]:
         """Intelligence reports `party` may see, after hub sequence `after`."""

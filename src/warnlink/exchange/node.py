@@ -225,7 +225,8 @@ class Node:
                     idle = 0.0
             await writer.drain()
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
             except TimeoutError:
                 idle += self.poll_s
                 if idle >= self.idle_s / 3:
