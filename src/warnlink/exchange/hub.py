@@ -70,7 +70,8 @@ class Hub:
         self.store: HubStore = store
         self.reads: HubStore = store.reader()
         # One thread per connection, so that no two statements ever share a connection's
-        # transaction: a read that joined another's would see a stale snapshot.
+        # transaction: a read that joined another's would see a stale snapshot. (With
+        # --sync normal the writer's thread is the loop's, see `write`.)
         self._write_pool = ThreadPoolExecutor(1, "hub-write")
         self._read_pool = ThreadPoolExecutor(1, "hub-read")
         self.metrics = metrics.HubMetrics()
@@ -184,7 +185,14 @@ class Hub:
     # -- signing keys ------------------------------------------------------------------
 
     async def write(self, fn: Callable[..., T], *args: object) -> T:
-        """Run on the writer connection's thread."""
+        """Run on the writer connection's thread: the loop's own with --sync normal.
+
+        Without an fsync a commit is a few page writes, cheaper than the hand-off to a
+        thread and back (which also waits for the GIL while the loop is busy); with
+        --sync full it waits for the disk, which the loop must not.
+        """
+        if self.config.sync == "normal":
+            return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._write_pool, fn, *args)
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
