@@ -157,17 +157,26 @@ class NodeStore:
         now = time.time_ns()
         new: list[Received] = []
         with self._transaction() as db:
-            insert = (
+            before = db.total_changes
+            db.executemany(
                 "INSERT OR IGNORE INTO inbox (origin, seq, lane, kind, msg_id, time_ns,"
-                " received_ns, hseq, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
-            )
-            for hseq, e in batch:
-                row = db.execute(
-                    insert, (e.origin, e.seq, int(e.lane), int(e.kind), e.id, e.time_ns, now,
-                             hseq, e.raw)
-                ).fetchone()  # fmt: skip
-                if row is not None:
-                    new.append(Received(row[0], e, now, hseq))
+                " received_ns, hseq, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.origin, e.seq, int(e.lane), int(e.kind), e.id, e.time_ns, now, hseq, e.raw)
+                 for hseq, e in batch],
+            )  # fmt: skip
+            if inserted := db.total_changes - before:
+                # The rows just inserted are the newest: an INTEGER PRIMARY KEY row gets the
+                # highest id so far plus one, and this transaction is the only writer.
+                rows = db.execute(
+                    "SELECT id, origin, seq FROM inbox WHERE id > last_insert_rowid() - ?"
+                    " ORDER BY id",
+                    (inserted,),
+                ).fetchall()
+                ids = {(origin, seq): row for row, origin, seq in rows}
+                for hseq, e in batch:
+                    row = ids.pop((e.origin, e.seq), None)  # pop: a batch may repeat a message
+                    if row is not None:
+                        new.append(Received(row, e, now, hseq))
             if cursors:
                 db.executemany(
                     "INSERT INTO cursors (lane, hseq) VALUES (?, ?) ON CONFLICT (lane)"
