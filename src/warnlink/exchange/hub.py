@@ -251,7 +251,9 @@ class Hub:
         return await future
 
     async def _committer(self) -> None:
-        """Group commit: everything that arrived while the last commit ran goes in one."""
+        """Group commit: everything queued since the last commit goes in one (what arrived
+        while it ran on the writer thread, or in the same turn of the loop with --sync
+        normal, where it runs on the loop's thread)."""
         while True:
             jobs = [await self._commits.get()]
             while not self._commits.empty():
