@@ -289,4 +289,8 @@ if __name__ == "__main__":
     parser.add_argument("--hub", required=True, help="HOST:PORT")
     parser.add_argument("--data", required=True)
     common_args(parser)
-    asyncio.run(main(parser.parse_args()))
+    try:  # the loop the exchange runs on (uvloop if installed); older trees: asyncio's
+        from warnlink.exchange.aio import run
+    except ImportError:
+        run = asyncio.run
+    run(main(parser.parse_args()))

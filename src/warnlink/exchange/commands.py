@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
-from warnlink.exchange import intel, logs
+from warnlink.exchange import aio, intel, logs
 from warnlink.exchange.envelope import Kind
 from warnlink.exchange.node_store import NodeStore
 from warnlink.tables import table
@@ -59,7 +59,7 @@ def _cmd_hub(args: argparse.Namespace) -> int:
         # acknowledged, and nodes resend to the hub that replaces it
         return 0 if stop in done else 70
 
-    return asyncio.run(main())
+    return asyncio.run(main())  # not uvloop: its start_tls misses a ClientHello already read
 
 
 def _node_args(p: argparse.ArgumentParser, *, hub: bool = True, data: bool = True) -> None:
@@ -84,7 +84,7 @@ def _cmd_node_run(args: argparse.Namespace) -> int:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
-    asyncio.run(main())
+    aio.run(main())
     return 0
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 MAGIC = b"WLE1"
 SIGNING_CONTEXT = b"WarnLink envelope v1\x00"
@@ -124,6 +124,12 @@ class Envelope:
 
 def canonical_label(parties: Iterable[str]) -> tuple[str, ...]:
     """The label in its one valid form (sorted, no repeats), or an error naming the fault."""
+    return _canonical_label(tuple(parties))
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical_label(parties: tuple[str, ...]) -> tuple[str, ...]:
+    """Cached: a party publishes to the same few labels again and again."""
     label = tuple(sorted(set(parties)))
     if not label:
         raise EnvelopeError("bad_label", "the label names no party")
@@ -186,13 +192,47 @@ def _party(name: bytes) -> str | None:
     return name.decode("ascii") if PARTY_RE.fullmatch(name) else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _label(entries: bytes) -> tuple[str, ...] | str:
+    """The label encoded by its entries' bytes, or why it is bad; cached, as a party sends
+    to the same few labels again and again (this was most of decoding's cost)."""
+    label: list[str] = []
+    pos = 0
+    while pos < len(entries):
+        m = entries[pos]
+        name = entries[pos + 1 : pos + 1 + m]
+        party = _party(name) if len(name) == m else None
+        if party is None:
+            return "a label entry is not a party id"
+        label.append(party)
+        pos += 1 + m
+    if not label or len(label) > MAX_LABEL or any(a >= b for a, b in itertools.pairwise(label)):
+        return "the label is empty, too long, unsorted or repeats"
+    return tuple(label)
+
+
+def _truncated_label(raw: bytes, pos: int, count: int) -> NoReturn:
+    """Raise the error for a label that runs past the end of the envelope: bad_label at
+    the first entry that is not a party id or is cut short, malformed (IndexError) if a
+    length byte itself is missing."""
+    for _ in range(count):
+        m = raw[pos]
+        party = _party(raw[pos + 1 : pos + 1 + m]) if len(raw) >= pos + 1 + m else None
+        if party is None:
+            raise EnvelopeError("bad_label", "a label entry is not a party id")
+        pos += 1 + m
+    raise AssertionError("unreachable: the label fits")  # pragma: no cover
+
+
+_KIND_OF = {int(k): k for k in Kind}
+
+
 def _decode(raw: bytes) -> Envelope:
     if raw[:4] != MAGIC:
         raise EnvelopeError("malformed", "does not start with WLE1")
-    try:
-        kind = Kind(raw[4])
-    except ValueError:
-        raise EnvelopeError("unknown_kind", f"kind {raw[4]}") from None
+    kind = _KIND_OF.get(raw[4])
+    if kind is None:
+        raise EnvelopeError("unknown_kind", f"kind {raw[4]}")
     n = raw[5]
     origin = _party(raw[6 : 6 + n]) if len(raw) >= 6 + n else None
     if origin is None:
@@ -203,17 +243,19 @@ def _decode(raw: bytes) -> Envelope:
         raise EnvelopeError("malformed", "sequence 0")
     pos += _SEQ_ID_TIME.size
     count = raw[pos]
-    pos += 1
-    label: list[str] = []
+    start = end = pos + 1
+    fits = True
     for _ in range(count):
-        m = raw[pos]
-        party = _party(raw[pos + 1 : pos + 1 + m]) if len(raw) >= pos + 1 + m else None
-        if party is None:
-            raise EnvelopeError("bad_label", "a label entry is not a party id")
-        label.append(party)
-        pos += 1 + m
-    if not label or len(label) > MAX_LABEL or any(a >= b for a, b in itertools.pairwise(label)):
-        raise EnvelopeError("bad_label", "the label is empty, too long, unsorted or repeats")
+        if end >= len(raw):
+            fits = False
+            break
+        end += 1 + raw[end]
+    if not fits or end > len(raw):  # truncated inside the label: say where, entry by entry
+        _truncated_label(raw, start, count)
+    label = _label(raw[start:end])
+    if isinstance(label, str):
+        raise EnvelopeError("bad_label", label)
+    pos = end
     key_id = raw[pos : pos + KEY_ID_SIZE]
     pos += KEY_ID_SIZE
     (size,) = _U32.unpack_from(raw, pos)
@@ -222,4 +264,4 @@ def _decode(raw: bytes) -> Envelope:
         raise EnvelopeError("oversized", f"payload of {size} bytes (at most {MAX_PAYLOAD})")
     if len(raw) != pos + size + SIGNATURE_SIZE:
         raise EnvelopeError("malformed", "length does not match the payload size")
-    return Envelope(origin, seq, msg_id, time_ns, kind, tuple(label), key_id, pos, raw)
+    return Envelope(origin, seq, msg_id, time_ns, kind, label, key_id, pos, raw)

@@ -231,7 +231,8 @@ class FrameReader:
                 if timeout <= 0:
                     raise ProtocolError(Reason.TIMEOUT, "a frame took too long to arrive")
             try:
-                chunk = await asyncio.wait_for(self._reader.read(READ_CHUNK), timeout)
+                async with asyncio.timeout(timeout):  # no task per read, as wait_for makes
+                    chunk = await self._reader.read(READ_CHUNK)
             except TimeoutError:
                 what = "no frame" if not self._buf else "a frame stalled"
                 raise ProtocolError(Reason.TIMEOUT, f"{what} for {timeout:.0f} s") from None

@@ -13,6 +13,7 @@ import logging
 import sqlite3
 import ssl
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ log = logging.getLogger("warnlink.hub")
 T = TypeVar("T")
 LANES = tuple(Lane)
 DISK_BATCH = 512
+MEMORY_BATCH = 4 * DISK_BATCH  # messages held for a session between two sends, at most
+MEMORY_BYTES = 8 * 2**20  # ... and bytes
 _REASON_OF = {
     "malformed": Reason.MALFORMED,
     "bad_label": Reason.BAD_LABEL,
@@ -67,7 +70,8 @@ class Hub:
         self.store: HubStore = store
         self.reads: HubStore = store.reader()
         # One thread per connection, so that no two statements ever share a connection's
-        # transaction: a read that joined another's would see a stale snapshot.
+        # transaction: a read that joined another's would see a stale snapshot. (With
+        # --sync normal the writer's thread is the loop's, see `write`.)
         self._write_pool = ThreadPoolExecutor(1, "hub-write")
         self._read_pool = ThreadPoolExecutor(1, "hub-read")
         self.metrics = metrics.HubMetrics()
@@ -181,7 +185,14 @@ class Hub:
     # -- signing keys ------------------------------------------------------------------
 
     async def write(self, fn: Callable[..., T], *args: object) -> T:
-        """Run on the writer connection's thread."""
+        """Run on the writer connection's thread: the loop's own with --sync normal.
+
+        Without an fsync a commit is a few page writes, cheaper than the hand-off to a
+        thread and back (which also waits for the GIL while the loop is busy); with
+        --sync full it waits for the disk, which the loop must not.
+        """
+        if self.config.sync == "normal":
+            return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._write_pool, fn, *args)
 
     async def read(self, fn: Callable[..., T], *args: object) -> T:
@@ -240,7 +251,9 @@ class Hub:
         return await future
 
     async def _committer(self) -> None:
-        """Group commit: everything that arrived while the last commit ran goes in one."""
+        """Group commit: everything queued since the last commit goes in one (what arrived
+        while it ran on the writer thread, or in the same turn of the loop with --sync
+        normal, where it runs on the loop's thread)."""
         while True:
             jobs = [await self._commits.get()]
             while not self._commits.empty():
@@ -259,16 +272,25 @@ class Hub:
             for items, future in jobs:
                 future.set_result(hseqs[pos : pos + len(items)])
                 pos += len(items)
-            self._route(batch)
+            self._route(batch, hseqs)
 
-    def _route(self, batch: list[Accepted]) -> None:
-        for item in batch:
+    def _route(self, batch: list[Accepted], hseqs: list[int]) -> None:
+        """Hand each stored message to its recipients' sessions (they may take it from
+        memory, see Session._deliver) and wake them."""
+        sessions = self.sessions
+        counts: Counter[tuple[str, Kind]] = Counter()
+        for item, hseq in zip(batch, hseqs, strict=True):
             env = item.envelope
-            self.metrics.accepted.labels(env.origin, env.kind.name.lower()).inc()
+            counts[env.origin, env.kind] += 1
+            stored: Stored | None = None
             for party in item.recipients:
-                session = self.sessions.get(party)
+                session = sessions.get(party)
                 if session is not None:
-                    session.wake.set()
+                    if stored is None:
+                        stored = Stored(hseq, int(env.lane), item.received_ns, env.raw)
+                    session.offer(stored)
+        for (origin, kind), n in counts.items():
+            self.metrics.accepted.labels(origin, kind.name.lower()).inc(n)
 
     async def reports(self, party: str, after: int, limit: int) -> list[Listing]:
         """Intelligence reports `party` may see, after hub sequence `after`."""
@@ -322,6 +344,21 @@ class Session:
         self.done = asyncio.Event()
         self.mode = frames.Mode.NODE
         self._early: list[tuple[FrameType, bytes]] = []
+        # Messages stored for this party since its last read from the store began; None
+        # when that read was incomplete or this list overflowed (then the store decides).
+        self._fresh: list[Stored] | None = None
+        self._fresh_bytes = 0
+
+    def offer(self, stored: Stored) -> None:
+        """A message for this party was just stored: keep it for the next send, and wake."""
+        fresh = self._fresh
+        if fresh is not None:
+            self._fresh_bytes += len(stored.raw)
+            if len(fresh) < MEMORY_BATCH and self._fresh_bytes <= MEMORY_BYTES:
+                fresh.append(stored)
+            else:
+                self._fresh = None  # a slow reader: back to the store, memory stays bounded
+        self.wake.set()
 
     def send(self, data: bytes) -> None:
         if not self.writer.is_closing():
@@ -442,19 +479,32 @@ class Session:
         replies.append(frames.reject(seq, reason, text))
 
     async def _deliver(self) -> None:
-        """Most urgent lane first, always read from the store after the last sent.
+        """Most urgent lane first; from the store, or from memory while keeping up.
 
-        The store is the one source: a snapshot holds every hub sequence up to its newest,
-        so reading from a cursor can be late but never skip; memory is one batch. The wake
-        is cleared before reading, so a message stored meanwhile is never waited past.
+        A snapshot of the store holds every hub sequence up to its newest, so reading from
+        a cursor can be late but never skip; memory is one batch. Every message stored
+        after a read begins is also offered to `_fresh`, so once a read comes back short
+        (nothing more at its snapshot), the store's rows and then `_fresh` together miss
+        nothing; rows already sent are skipped by hub sequence. The wake is cleared before
+        reading, so a message stored meanwhile is never waited past.
         """
         while True:
             self.wake.clear()
-            rows = await self.hub.pending(self.party, self.sent)
-            if rows:
-                await self._write(rows)
-            if len(rows) < DISK_BATCH:
-                await self.wake.wait()
+            fresh = self._fresh
+            if fresh:
+                self._fresh, self._fresh_bytes = [], 0
+                fresh.sort(key=lambda r: (r.lane, r.hseq))
+                await self._write(fresh)
+                continue
+            if fresh is None:
+                self._fresh, self._fresh_bytes = [], 0  # before the read: keep what comes
+                rows = await self.hub.pending(self.party, self.sent)
+                if rows:
+                    await self._write(rows)
+                if len(rows) >= DISK_BATCH:
+                    self._fresh = None  # more on disk than one read: read again
+                    continue
+            await self.wake.wait()
 
     async def _write(self, rows: list[Stored]) -> None:
         sent = self.sent

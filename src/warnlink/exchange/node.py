@@ -8,10 +8,11 @@ stored with its inbox, so crashes on either side lose and duplicate nothing.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import ssl
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from warnlink.exchange.store import Listing
 
 log = logging.getLogger("warnlink.node")
 SLOW_START = 32
+RECENT = 4096
+"""Inbox rows kept in memory after their commit, so a reader keeping up never re-reads them."""
 
 
 class HubRefused(Exception):
@@ -112,6 +115,7 @@ class Node:
         self._arrived = asyncio.Event()
         self._inflight: set[int] = set()
         self._room = SLOW_START
+        self._recent: deque[Received] = deque(maxlen=RECENT)
 
     # -- the application's side ----------------------------------------------------------
 
@@ -125,15 +129,35 @@ class Node:
         return out
 
     async def messages(self, after: int = 0) -> AsyncIterator[Received]:
-        """Every inbox message after row `after`, waiting for new ones for ever."""
+        """Every inbox message after row `after`, waiting for new ones for ever.
+
+        Rows are committed before they are yielded. A reader that keeps up gets them from
+        memory (decoded once, by the node); one that is behind reads them from the inbox.
+        """
         while True:
             self._arrived.clear()
-            rows = self.store.inbox(after)
+            rows = self._recent_after(after)
+            if rows is None:
+                rows = self.store.inbox(after)
             for row in rows:
                 yield row
                 after = row.row
             if not rows:
                 await self._arrived.wait()
+
+    def _recent_after(self, after: int) -> list[Received] | None:
+        """The rows after `after` from memory, or None if memory does not reach back so far.
+
+        Only the node writes the inbox, so the rows it committed last are the newest; the
+        memory holds a contiguous run of them (it is reset at any gap in row ids).
+        """
+        recent = self._recent
+        if not recent or recent[0].row > after + 1:
+            return None
+        start = after + 1 - recent[0].row
+        if start >= len(recent):
+            return []
+        return list(itertools.islice(recent, start, None))
 
     # -- the connection ------------------------------------------------------------------
 
@@ -201,7 +225,8 @@ class Node:
                     idle = 0.0
             await writer.drain()
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
             except TimeoutError:
                 idle += self.poll_s
                 if idle >= self.idle_s / 3:
@@ -228,19 +253,22 @@ class Node:
                 raise HubRefused(body[1:].decode(errors="replace"))
             elif ftype != FrameType.PONG:
                 raise ProtocolError(Reason.PROTOCOL, f"unexpected {ftype.name} from the hub")
+        if delivered or acked or rejected:
+            self._receive(delivered, writer, acked, rejected)
         if acked or rejected:
-            self.store.settle(acked, rejected)
             self._inflight.difference_update(acked)
             self._inflight.difference_update(seq for seq, _ in rejected)
             self._room = min(self.window, self._room + len(acked) + len(rejected))
             self.stats.acked += len(acked)
             self.stats.rejected += len(rejected)
             self._wake.set()
-        if delivered:
-            self._receive(delivered, writer)
 
-    def _receive(self, delivered: list[tuple[int, bytes]], writer: asyncio.StreamWriter) -> None:
-        """Verify each delivery, store the good ones and advance the cursors in one commit."""
+    def _receive(
+        self, delivered: list[tuple[int, bytes]], writer: asyncio.StreamWriter,
+        acked: list[int], rejected: list[tuple[int, str]],
+    ) -> None:  # fmt: skip
+        """Verify each delivery; store the good ones, advance the cursors and record the
+        hub's answers to our publishes in one commit."""
         good: list[tuple[int, Envelope]] = []
         cursors: dict[int, int] = {}
         for hseq, raw in delivered:
@@ -257,11 +285,17 @@ class Node:
                 self._drop(hseq, why, env)
                 continue
             good.append((hseq, env))
-        new = self.store.receive(good, cursors)
-        self.stats.received += new
-        self.stats.duplicates += len(good) - new
-        writer.write(b"".join(frames.received(lane, h) for lane, h in cursors.items()))
+        new = self.store.receive(good, cursors, acked, rejected)
+        self.stats.received += len(new)
+        self.stats.duplicates += len(good) - len(new)
+        if cursors:
+            writer.write(b"".join(frames.received(lane, h) for lane, h in cursors.items()))
         if new:
+            recent = self._recent
+            for row in new:
+                if recent and row.row != recent[-1].row + 1:
+                    recent.clear()
+                recent.append(row)
             self._arrived.set()
 
     def _drop(self, hseq: int, reason: str, env: Envelope | None = None) -> None:
