@@ -105,6 +105,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_exercise(args: argparse.Namespace) -> int:
+    from warnlink.cot.stream import parse_server
     from warnlink.exercise.run import run_exercise
     from warnlink.exercise.supervise import ExerciseError
 
@@ -119,7 +120,11 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
             raise ValueError(f"--alert-policy wants PARTY=FILE, got {item!r}")
         policies[code] = Path(path)
     try:
-        report = run_exercise(Path(args.scenario), out, args.speed, modes, console, policies)
+        if args.tak is not None:
+            parse_server(args.tak)  # a bad address fails here, not in every party
+        report = run_exercise(
+            Path(args.scenario), out, args.speed, modes, console, policies, args.tak
+        )
     except ExerciseError as exc:
         console.print(f"[bold red]exercise failed:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
@@ -212,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--alert-policy", action="append", default=[], metavar="PARTY=FILE",
         help="a party's public-alerting policy (TOML, docs/alerting.md); parties without one "
         "use the shipped policy for their code (JP, KR, US), if any",
+    )  # fmt: skip
+    p.add_argument(
+        "--tak", metavar="HOST:PORT",
+        help="a TAK server (CoT over plain TCP): every party streams its fused tracks, impact "
+        "ellipses and public warnings to it (docs/cot.md)",
     )  # fmt: skip
     p.set_defaults(func=_cmd_exercise)
 

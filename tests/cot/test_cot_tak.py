@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from cot_support import estimate, impact_point
 
+from cli_support import exercise
 from warnlink.cot.events import CotEvent, CotOptions, alert_events, estimate_events
 from warnlink.cot.stream import CotStreamer, TakServer, tls_context
 from warnlink.exchange import pki
@@ -299,3 +300,32 @@ def test_taky_relays_our_track_ellipse_launch_and_alert_to_a_pytak_client(
     marker = ET.fromstring(got["warnlink.alert.A1"]["xml"])
     assert marker.get("type") == "b-a-o-c"
     assert marker.findtext("detail/emergency") == "Missile alert: take shelter"
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("taky_server", ["tcp"], indirect=True)
+def test_an_exercise_streams_every_partys_picture_and_warnings_to_a_tak_client(
+    tak_venv: Path, taky_server: Taky, tmp_path: Path
+) -> None:
+    """`warnlink exercise --tak`: a TAK client on a real TAK server sees each party's fused
+    tracks, impact ellipses and public-warning alarms while the exercise runs."""
+    listener = Listener(tak_venv / "bin" / "python", taky_server.listen_port)
+    try:
+        ready = listener.next(60.0)
+        assert ready is not None and "ready" in ready, "pytak listener did not connect"
+        time.sleep(1.0)
+        scenario = Path(__file__).resolve().parents[1] / "exercise" / "srbm-short.toml"
+        exercise(scenario, "10", tmp_path / "ex", "--tak", f"127.0.0.1:{taky_server.server.port}")
+        time.sleep(2.0)
+        got: list[dict[str, Any]] = []
+        while (line := listener.next(0.5)) is not None:
+            got.append(line)
+    finally:
+        listener.close()
+    kinds = {(ev["uid"].split(".")[1], ev["type"]) for ev in got if "uid" in ev}
+    for party in ("KR", "US", "JP"):
+        assert (party, "a-h-A-W-M-S-S") in kinds, f"no fused track of {party}"
+    assert any(t == "u-d-c-e" for _, t in kinds), "no impact ellipse"
+    alarms = {ev["type"] for ev in got if ev.get("uid", "").startswith("warnlink.alert.")}
+    assert "b-a-o-c" in alarms and "u-d-f" in alarms  # warned areas and the alarm
+    assert "b-a-o-can" in alarms  # lifted once the SRBM's impact was known to be at sea

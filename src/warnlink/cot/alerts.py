@@ -32,21 +32,23 @@ def thread_id(msg: AlertMessage) -> str:
     return f"{msg.sender}.{msg.track}"
 
 
-def message_events(msg: AlertMessage) -> list[CotEvent]:
+def message_events(msg: AlertMessage, now: datetime | None = None) -> list[CotEvent]:
     """The CoT events of one warning message: the areas still warned and the alarm marker,
-    or the cancel of the alarm when none is."""
+    or the cancel of the alarm when none is. With `now`, the events are issued then
+    (an exercise's messages carry scenario instants, which TAK clients would drop as
+    stale), and expire as long after as the message does."""
     part = msg.parts[0]
     headline = next(iter(part.texts.values())).headline
-    issued = datetime.fromisoformat(msg.sent)
+    sent = datetime.fromisoformat(msg.sent)
+    issued = now or sent
+    expires = issued + (datetime.fromisoformat(msg.expires) - sent)
     warned = [r for p in msg.parts if p.stage in ACTIVE_STAGES for r in p.risks]
     if msg.msg_type == "Cancel" or not warned:
         at = next(iter(warned or [r for p in msg.parts for r in p.risks]), None)
         lat, lon = (0.0, 0.0) if at is None else _anchor(at.region.id)
         return [alert_cancel_event(thread_id(msg), headline, issued, lat, lon)]
     polygons = [p for r in warned for p in _region_polygons(r.region.id)]
-    return alert_events(
-        thread_id(msg), headline, polygons, issued, datetime.fromisoformat(msg.expires)
-    )
+    return alert_events(thread_id(msg), headline, polygons, issued, expires)
 
 
 def _anchor(region_id: str) -> tuple[float, float]:

@@ -1,4 +1,5 @@
-"""A party's public alerting in the exercise: its fused picture through its authority.
+"""A party's public alerting in the exercise: its fused picture through its authority,
+and (with --tak) the picture and its warnings as CoT to a TAK server.
 
 Every fused picture goes through the party's warnlink.alert Authority; each message it
 issues is rendered and validated as CAP 1.2, written (CAP_DIR: the Atom feed and one file
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -18,6 +19,9 @@ from aiohttp import web
 from warnlink.alert import AlertMessage, AlertStore, Authority, write_feed
 from warnlink.alert.feed import bound_port, serve
 from warnlink.alert.policy import policy_from_dict
+from warnlink.cot.alerts import message_events
+from warnlink.cot.events import CotOptions, estimate_events
+from warnlink.cot.stream import CotStreamer, TakServer, parse_server
 from warnlink.exercise.plan import CAP_DIR, AlertRecord, AlertRegion, PartyPlan
 from warnlink.formats.records import Estimate
 
@@ -79,3 +83,33 @@ class PartyAlerting:
         wall = time.time()
         write_feed(self.store, self.out)
         return messages, [record(m, wall, picture_wall, t) for m in messages]
+
+
+class TakFeed:
+    """A party's fused tracks, impact ellipses and public warnings, streamed live as CoT.
+
+    CoT times are wall-clock instants (a picture at scenario time t is shown as now), so
+    that TAK clients do not drop the events as stale at any --speed.
+    """
+
+    FLUSH_S = 5.0  # at the end, wait this long for the queue to drain
+
+    def __init__(self, plan: PartyPlan) -> None:
+        assert plan.tak is not None
+        self.options = CotOptions(party=plan.party)
+        self.streamer = CotStreamer(TakServer(*parse_server(plan.tak)))
+        self.epoch = datetime.now(UTC)
+
+    def picture(self, estimates: Sequence[Estimate], t: float) -> None:
+        self.epoch = datetime.now(UTC) - timedelta(seconds=t)
+        for e in estimates:
+            self.streamer.send_all(estimate_events(e, self.epoch, self.options))
+
+    def warnings(self, messages: Sequence[AlertMessage]) -> None:
+        now = datetime.now(UTC)
+        for m in messages:
+            self.streamer.send_all(message_events(m, now))
+
+    async def close(self) -> None:
+        await self.streamer.flush(self.FLUSH_S)
+        await self.streamer.close()

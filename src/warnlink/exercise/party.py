@@ -30,7 +30,7 @@ import numpy as np
 from warnlink.exchange.envelope import Kind
 from warnlink.exchange.node import HubAddress, Node
 from warnlink.exchange.node_store import Received
-from warnlink.exercise.alerting import PartyAlerting, summary
+from warnlink.exercise.alerting import PartyAlerting, TakFeed, summary
 from warnlink.exercise.consultation import PartyConsultation
 from warnlink.exercise.plan import (
     ALERTS,
@@ -85,6 +85,7 @@ class Party:
         self.maker = EstimateMaker(plan.confidence, plan.predict_interval_s)
         self.fuser = Fuser(plan.party, plan.confidence)
         self.alerting = PartyAlerting(plan, self.data) if plan.alert_policy else None
+        self.tak = TakFeed(plan) if plan.tak else None
         self.node: Node | None = None
         if plan.hub is not None and plan.pki is not None:
             self.node = Node(Path(plan.pki), plan.party, HubAddress.parse(plan.hub), self.data)
@@ -281,6 +282,8 @@ class Party:
             if f.estimate.impact is not None:
                 self.event("fused-impact", f"fused impact {_fmt_point(f.estimate)} ({who})",
                            "fused-impact")  # fmt: skip
+        if self.tak is not None:
+            self.tak.picture([f.estimate for f in tracks], t)
         if self.alerting is not None:
             self.alert([f.estimate for f in tracks], t, wall)
 
@@ -289,6 +292,8 @@ class Party:
         assert self.alerting is not None
         c0 = time.process_time()
         messages, records = self.alerting.picture(estimates, t, wall)
+        if self.tak is not None:
+            self.tak.warnings(messages)
         self.cpu_s += time.process_time() - c0
         self._write(ALERTS, records)
         self.counts["alerts"] += len(records)
@@ -309,6 +314,8 @@ class Party:
         helpers: list[asyncio.Task[None]] = []
         if self.alerting is not None:
             self.event("alert", f"public alert feed at {await self.alerting.start()}")
+        if self.tak is not None:
+            self.tak.streamer.start()
         if self.node is not None:
             helpers = [asyncio.create_task(c) for c in (self.node.run(), self.receive(),
                                                         self.links())]  # fmt: skip
@@ -324,6 +331,8 @@ class Party:
             await asyncio.gather(*helpers, return_exceptions=True)
             if self.alerting is not None:
                 await self.alerting.stop()
+            if self.tak is not None:
+                await self.tak.close()
 
     def close(self) -> None:
         self.event("done", "stopped")

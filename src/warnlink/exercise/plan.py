@@ -63,6 +63,7 @@ class PartyPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     epoch: str = "1970-01-01T00:00:00+00:00"  # UTC instant of scenario time 0 (CAP times)
     # the party's public-alerting policy (warnlink.alert.policy fields); None: it issues none
     alert_policy: dict[str, Any] | None = None
+    tak: str | None = None  # HOST:PORT of a TAK server (plain TCP) to stream the picture to
     consult: ConsultPlan | None = None  # its consultation channel (sharing only)
 
 

@@ -63,7 +63,7 @@ def alert_policies(scenario: Scenario, files: dict[str, Path]) -> dict[str, dict
 
 def run_mode(
     scenario: Scenario, out: Path, run_dir: Path, t_end: float, speed: float, sharing: bool,
-    console: Console, policies: dict[str, dict[str, Any]] | None = None,
+    console: Console, policies: dict[str, dict[str, Any]] | None = None, tak: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     mode_dir = out / MODES[sharing]
     shutil.rmtree(mode_dir, ignore_errors=True)
@@ -72,7 +72,7 @@ def run_mode(
     setup = Setup(
         scenario, run_dir, mode_dir, speed, sharing,
         t_start=max(0.0, t_launch - LEAD_IN_S), t_end=t_end + TAIL_S,
-        alert_policies=policies or {},
+        alert_policies=policies or {}, tak=tak,
     )  # fmt: skip
     title = f"{scenario.name}: {MODES[sharing]}, {speed:g}x"
     with Timeline(console, title, t_launch, setup.t_end) as timeline:
@@ -92,7 +92,7 @@ def run_mode(
 
 def run_exercise(
     scenario_path: Path, out: Path, speed: float, modes: list[bool], console: Console,
-    policy_files: dict[str, Path] | None = None,
+    policy_files: dict[str, Path] | None = None, tak: str | None = None,
 ) -> Path:  # fmt: skip
     """Run the modes asked for and write the report over every mode present in `out`."""
     from warnlink.exercise.report import write_report
@@ -102,7 +102,7 @@ def run_exercise(
     out.mkdir(parents=True, exist_ok=True)
     run_dir, t_end = prepare(scenario, out, console)
     for sharing in modes:
-        run_mode(scenario, out, run_dir, t_end, speed, sharing, console, policies)
+        run_mode(scenario, out, run_dir, t_end, speed, sharing, console, policies, tak)
     present = {
         name: json.loads((out / name / "metrics.json").read_text())
         for name in MODES.values()

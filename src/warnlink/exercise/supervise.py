@@ -54,6 +54,7 @@ class Setup:
     t_end: float
     # party -> its checked alerting policy (warnlink.alert.policy fields); absent: no alerts
     alert_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tak: str | None = None  # every party streams its fused picture and warnings there as CoT
     # the party whose leader never answers a page (its alternate is paged); None: the
     # first party of the scenario, "": every leader answers
     silent_leader: str | None = None
@@ -284,6 +285,7 @@ async def supervise(
                 speed=setup.speed,
                 epoch=setup.scenario.epoch.isoformat(),
                 alert_policy=setup.alert_policies.get(party.code),
+                tak=setup.tak,
                 consult=consults.get(party.code),
             )
             procs[party.code] = await _start_party(plan, log, env)
