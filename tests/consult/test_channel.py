@@ -24,10 +24,10 @@ import pytest
 
 from exchange.conftest import Federation, Proc, federation, wait_for
 from warnlink.consult import wire
-from warnlink.consult.channel import PASSPHRASE_ENV, state_path
 from warnlink.consult.convene import convene_reason, regions_concerning, should_convene
 from warnlink.consult.crypto import ConsultError, Device
 from warnlink.consult.log import decode_entry
+from warnlink.consult.setup import PASSPHRASE_ENV, state_path
 from warnlink.exchange.envelope import Kind
 from warnlink.exchange.node_store import NodeStore
 from warnlink.exchange.signing import Signer, SigningCertificates, Verifier

@@ -11,10 +11,11 @@ import nacl.pwhash
 import pytest
 
 from warnlink.consult import wire
-from warnlink.consult.channel import ChannelConfig, ChannelService, init_party
+from warnlink.consult.channel import ChannelService
 from warnlink.consult.crypto import ConsultError, GroupMessage, Sealed
 from warnlink.consult.log import Decision, canonical, decode_record
 from warnlink.consult.party_store import Command
+from warnlink.consult.setup import ChannelConfig, init_party
 from warnlink.exchange import pki
 from warnlink.exchange.envelope import Envelope, Kind, decode, seal
 from warnlink.exchange.node import HubAddress

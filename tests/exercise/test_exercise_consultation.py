@@ -21,7 +21,7 @@ from cli_support import exercise as run_exercise
 from cli_support import warnlink
 from warnlink.alert.policy import default_policy
 from warnlink.consult import wire
-from warnlink.consult.channel import PASSPHRASE_ENV
+from warnlink.consult.setup import PASSPHRASE_ENV
 from warnlink.exchange.node import HubAddress, Node
 from warnlink.exercise.consultation import PartyConsultation, init_consultation
 from warnlink.exercise.plan import CONSULT_DIR, AlertRecord, AlertRegion, ConsultPlan, PartyPlan

@@ -27,14 +27,10 @@ from rich.table import Table
 from rich.text import Text
 
 from warnlink.consult import wire
-from warnlink.consult.channel import (
-    PASSPHRASE_ENV,
-    ChannelConfig,
-    ChannelService,
-    init_party,
-)
+from warnlink.consult.channel import ChannelService
 from warnlink.consult.log import Decision, DecisionLog
 from warnlink.consult.party_store import DONE, PENDING, PartyStore
+from warnlink.consult.setup import PASSPHRASE_ENV, ChannelConfig, init_party
 from warnlink.exchange import logs
 from warnlink.exchange.commands import _node_args, _until_signalled, _write_ready
 from warnlink.exchange.node import HubAddress

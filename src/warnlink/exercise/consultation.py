@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from warnlink.consult import wire
-from warnlink.consult.channel import PASSPHRASE_ENV, ChannelConfig, ChannelService, init_party
+from warnlink.consult.channel import ChannelService
 from warnlink.consult.commands import KDF
 from warnlink.consult.convene import convene_reason, should_convene
 from warnlink.consult.escalation import Status
+from warnlink.consult.setup import PASSPHRASE_ENV, ChannelConfig, init_party
 from warnlink.exchange.node import HubAddress, Node
 from warnlink.exchange.node_store import Received
 from warnlink.exercise.plan import CONSULT_DIR, AlertRecord, ConsultPlan, ConsultWhat, PartyPlan

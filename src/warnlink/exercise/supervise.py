@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from warnlink.consult.channel import PASSPHRASE_ENV
+from warnlink.consult.setup import PASSPHRASE_ENV
 from warnlink.exchange import pki
 from warnlink.exercise.consultation import init_consultation
 from warnlink.exercise.plan import EVENTS, PLAN, ConsultPlan, PartyPlan, TimelineEvent
