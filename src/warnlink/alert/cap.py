@@ -151,13 +151,18 @@ def check_polygon_text(text: str, max_points: int = MAX_POINTS) -> None:
 
 
 @cache
-def _region_polygons(region_id: str, geom_wkb: bytes) -> tuple[str, ...]:
-    return tuple(polygon_text(p) for p in cap_polygons(shapely.from_wkb(geom_wkb)))
+def _region_polygons(region_id: str, geom_wkb: bytes) -> tuple[Polygon, ...]:
+    return tuple(cap_polygons(shapely.from_wkb(geom_wkb)))
+
+
+def region_cap_polygons(region: Region) -> tuple[Polygon, ...]:
+    """A region's CAP polygons (simplified, at most 100 points), computed once per region."""
+    return _region_polygons(region.id, shapely.to_wkb(region.geometry))
 
 
 def region_polygon_texts(region: Region) -> tuple[str, ...]:
-    """A region's CAP polygons, computed once per region."""
-    return _region_polygons(region.id, shapely.to_wkb(region.geometry))
+    """A region's CAP polygons as CAP text."""
+    return tuple(polygon_text(p) for p in region_cap_polygons(region))
 
 
 @cache

@@ -113,11 +113,15 @@ def bound_port(runner: web.AppRunner) -> int:
     raise RuntimeError("the runner listens on no TCP port")
 
 
-def write_feed(store: AlertStore, out: Path, base_url: str = ".") -> list[Path]:
-    """The feed (alerts.atom) and every message (alerts/{id}.xml) as files under out."""
+def write_feed(
+    store: AlertStore, out: Path, base_url: str = ".", ids: Iterable[str] | None = None
+) -> list[Path]:
+    """The feed (alerts.atom) and the messages (alerts/{id}.xml) as files under out: every
+    message, or only `ids` (those added since the last write: the rest are on disk)."""
     (out / "alerts").mkdir(parents=True, exist_ok=True)
     paths = []
-    for mid, xml in store.xml.items():
+    for mid in store.xml if ids is None else ids:
+        xml = store.xml[mid]
         p = out / "alerts" / f"{mid}.xml"
         p.write_bytes(xml)
         paths.append(p)

@@ -39,6 +39,7 @@ from warnlink.alert.policy import AlertPolicy
 from warnlink.alert.texts import Stage, Text, local_time, render
 from warnlink.formats.records import Estimate
 from warnlink.geo.regions import Polygonal
+from warnlink.physics.atmosphere import G0
 
 MsgType = Literal["Alert", "Update", "Cancel"]
 ACTIVE_STAGES: tuple[Stage, ...] = ("launch", "impact_expected", "overflight_expected")
@@ -234,7 +235,7 @@ class Authority:
             r0 = np.asarray(last.ecef_m, float)
             # constant velocity with gravity's drop: within a few km over half a minute
             ahead = r0 + np.asarray(last.vel_mps, float) * dt
-            ahead -= 0.5 * 9.8 * dt * dt * r0 / np.linalg.norm(r0)
+            ahead -= 0.5 * G0 * dt * dt * r0 / np.linalg.norm(r0)
             miss = float(np.linalg.norm(ahead - r))
             if miss <= p.same_threat_m and (best is None or miss < best[0]):
                 best = (miss, th)

@@ -9,22 +9,19 @@ ends the alarm with a cancel event.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 
-from warnlink.alert.cap import cap_polygons
+from warnlink.alert.cap import region_cap_polygons
 from warnlink.alert.lifecycle import ACTIVE_STAGES, AlertMessage
 from warnlink.cot.events import CotEvent, Polygon, alert_cancel_event, alert_events
-from warnlink.geo.regions import load_regions
+from warnlink.geo.regions import Region
 
 
-@cache
-def _region_polygons(region_id: str) -> tuple[Polygon, ...]:
-    """A region's CAP polygons (simplified, at most 100 points) as (lat, lon) rings."""
-    region = next(r for r in load_regions() if r.id == region_id)
-    return tuple(
+def _rings(region: Region) -> list[Polygon]:
+    """A region's CAP polygons (the ones its CAP areas carry) as (lat, lon) rings."""
+    return [
         [(float(lat), float(lon)) for lon, lat in p.exterior.coords[:-1]]
-        for p in cap_polygons(region.geometry)
-    )
+        for p in region_cap_polygons(region)
+    ]
 
 
 def thread_id(msg: AlertMessage) -> str:
@@ -45,14 +42,13 @@ def message_events(msg: AlertMessage, now: datetime | None = None) -> list[CotEv
     warned = [r for p in msg.parts if p.stage in ACTIVE_STAGES for r in p.risks]
     if msg.msg_type == "Cancel" or not warned:
         at = next(iter(warned or [r for p in msg.parts for r in p.risks]), None)
-        lat, lon = (0.0, 0.0) if at is None else _anchor(at.region.id)
+        lat, lon = (0.0, 0.0) if at is None else _anchor(at.region)
         return [alert_cancel_event(thread_id(msg), headline, issued, lat, lon)]
-    polygons = [p for r in warned for p in _region_polygons(r.region.id)]
+    polygons = [ring for r in warned for ring in _rings(r.region)]
     return alert_events(thread_id(msg), headline, polygons, issued, expires)
 
 
-def _anchor(region_id: str) -> tuple[float, float]:
+def _anchor(region: Region) -> tuple[float, float]:
     """A point inside the region (an alarm's cancel is placed there)."""
-    region = next(r for r in load_regions() if r.id == region_id)
     point = region.geometry.representative_point()
     return float(point.y), float(point.x)

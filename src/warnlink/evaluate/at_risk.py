@@ -50,15 +50,18 @@ def regions_at_risk(
         t = np.append(t, obj.t_end)
         r, _, _, alive = obj.state_at(t)
         lat, lon, alt = ecef_to_geodetic(r[alive])
-        t = t[alive]
-        low = alt < ceiling_m
-        impact_t = obj.t_end if obj.ended_by == "impact" else None
+        low = alt < ceiling_m  # only these samples can put a region at risk
+        if not low.any():
+            continue
+        # the impact is the last sample, on the ground: below any ceiling
+        falls = obj.ended_by == "impact" and bool(low[-1])
+        t, lat, lon = t[alive][low], lat[low], lon[low]
         for region in regions:
-            inside = low & shapely.contains_xy(region.geometry, lon, lat)
+            inside = shapely.contains_xy(region.geometry, lon, lat)
             if not inside.any():
                 continue
             t_over = float(t[np.argmax(inside)])
-            hit = impact_t is not None and bool(inside[-1])
+            hit = falls and bool(inside[-1])
             reason: Reason = "impact" if hit else "overflight"
             key = (obj.flight_id, region.id)
             old = found.get(key)

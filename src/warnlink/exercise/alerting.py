@@ -81,7 +81,7 @@ class PartyAlerting:
             return [], []
         self.store.add(messages)
         wall = time.time()
-        write_feed(self.store, self.out)
+        write_feed(self.store, self.out, ids=[m.id for m in messages])
         return messages, [record(m, wall, picture_wall, t) for m in messages]
 
 
@@ -98,12 +98,11 @@ class TakFeed:
         assert plan.tak is not None
         self.options = CotOptions(party=plan.party)
         self.streamer = CotStreamer(TakServer(*parse_server(plan.tak)))
-        self.epoch = datetime.now(UTC)
 
     def picture(self, estimates: Sequence[Estimate], t: float) -> None:
-        self.epoch = datetime.now(UTC) - timedelta(seconds=t)
+        epoch = datetime.now(UTC) - timedelta(seconds=t)  # scenario time t shown as now
         for e in estimates:
-            self.streamer.send_all(estimate_events(e, self.epoch, self.options))
+            self.streamer.send_all(estimate_events(e, epoch, self.options))
 
     def warnings(self, messages: Sequence[AlertMessage]) -> None:
         now = datetime.now(UTC)

@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse as EllipsePatch
+from matplotlib.patches import Patch, PathPatch
 
 from warnlink.exercise.metrics import load_outputs
 from warnlink.formats.records import GroundPoint
+from warnlink.geo.regions import load_regions
 from warnlink.physics.truth import Truth
 from warnlink.plot import style
 from warnlink.plot.basemap import Extent, draw_basemap, polygon_path
@@ -170,9 +172,6 @@ def _region_status(alerting: dict[str, Any]) -> dict[str, str]:
 def warnings_figure(truth: Truth, alerting: dict[str, dict[str, Any]]) -> Figure:
     """Each alerting party's regions coloured by what its warnings did against the truth,
     under the flights' ground tracks."""
-    from matplotlib.patches import Patch, PathPatch
-
-    from warnlink.geo.regions import load_regions
 
     regions = {r.id: r for r in load_regions()}
     tracks = geo_tracks(truth)

@@ -103,13 +103,12 @@ def _alerts_table(run: dict[str, Any], mode: str, out: Path) -> str:
         c = a["correction_ms"]
         corr = "—" if c["p50"] is None else f"{c['p50']:.0f} ms, {c['max']:.0f} ms"
         feed = Path(mode) / party / CAP_DIR / "alerts.atom"
-        link = f"<a href='{feed}'>{feed}</a>" if (out / feed).exists() else "—"
         cells = [party, f"{m['Alert']} / {m['Update']} / {m['Cancel']}",
                  _s(a["first_alert_s"]), risk, ", ".join(a["missed"]) or "none", over_text,
-                 corr, link]  # fmt: skip
-        out_rows.append("<tr>" + "".join(
-            f"<td>{c if i == len(cells) - 1 else html.escape(str(c))}</td>"
-            for i, c in enumerate(cells)) + "</tr>")  # fmt: skip
+                 corr]  # fmt: skip
+        link = f"<a href='{feed}'>{feed}</a>" if (out / feed).exists() else "—"
+        tds = "".join(f"<td>{html.escape(c)}</td>" for c in cells) + f"<td>{link}</td>"
+        out_rows.append(f"<tr>{tds}</tr>")
     return f"<h3>{html.escape(mode)}</h3>" + "\n".join([*out_rows, "</table>"])
 
 
