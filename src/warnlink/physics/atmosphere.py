@@ -89,8 +89,8 @@ def _segment_table() -> tuple[F64, F64]:
     geometric height (g = 0) in the 250 m table (the same linear interpolation as
     np.interp) and above it. One sorted
     look-up and a dozen elementwise operations then serve every height, which matters
-    for the tracker's many small batches. Index 0 (below sea level) reproduces the old
-    look-up, which wrapped to the last layer there.
+    for the tracker's many small batches. Index 0 (below sea level) continues the first
+    layer downwards, as the standard's own tables do to -5 km.
     """
     lapse, safe = _LAPSE, np.where(_LAPSE == 0.0, 1.0, _LAPSE)
     ln_rho_b = np.log(_P_BASE * M0 / (R_STAR * _T_BASE))
@@ -104,7 +104,7 @@ def _segment_table() -> tuple[F64, F64]:
             np.full_like(_H_BASE, 1.0 / R0_US76),  # geopotential coordinate
         ]
     )
-    layer = np.concatenate([layer[:, -1:], layer], axis=1)
+    layer = np.concatenate([layer[:, :1], layer], axis=1)
     slope = np.diff(_GRID_LN_RHO) / np.diff(_GRID_Z)
     n = _GRID_Z.size
     upper = np.stack(
