@@ -44,6 +44,8 @@ class Net:
         self.svc = {p: self.open(p) for p in PARTIES}
         self.wire: list[bytes] = []
         """Every envelope routed, as the hub would store it."""
+        self.held_back: dict[str, list[Envelope]] = {}
+        """Group messages from these origins wait here instead of being delivered."""
         self.tamper: list[str] = []
         """Parties whose next group message from KR arrives with a flipped ciphertext."""
 
@@ -66,12 +68,23 @@ class Net:
                 rows = [(e, s) for e, s in store.sent() if s == PENDING]
                 for env, _ in rows:
                     self.wire.append(env.raw)
+                    held = self.held_back.get(env.origin)
+                    if held is not None and isinstance(wire.decode_frame(env.payload),
+                                                       wire.GroupFrame):  # fmt: skip
+                        held.append(env)
+                        continue
                     for party in env.recipients():
                         self.svc[party].on_envelope(self._maybe_tamper(env, party))
                 store.settle([e.seq for e, _ in rows], [])
                 moved |= bool(rows)
             if not moved:
                 return
+
+    def release(self, origin: str) -> None:
+        """Deliver what was held back from `origin`, in order."""
+        for env in self.held_back.pop(origin):
+            for party in env.recipients():
+                self.svc[party].on_envelope(env)
 
     def id(self, name: str) -> str:
         """A device's opaque id from its name (party/principal/label), as its party has it."""
@@ -194,3 +207,20 @@ def test_members_learn_who_holds_which_device_and_the_wire_does_not(net: Net) ->
     us.send(net.id("US/smith/desk"), wire.HoldersBody(held))
     net.settle()
     assert ("US", "holders_refused") in [(p, r) for _, p, r, _ in jp.store.alarms()]
+
+
+def test_nothing_but_holders_lists_goes_until_every_party_s_list_is_held(net: Net) -> None:
+    """A page needs every party's chain: while JP's holders list (its first group message)
+    is held back, KR sends its own list but not what a principal says."""
+    net.held_back["JP"] = []
+    net.settle()
+    kr, us = net.svc["KR"], net.svc["US"]
+    assert set(kr.primary().membership.rosters) == {"JP", "KR", "US"}
+    assert not kr.complete() and set(us.primary().membership.holders) == {"KR", "US"}
+    kr.send(net.id("KR/lee/phone"), wire.Chat("wait for JP's names"))
+    net.settle()
+    assert "wait for JP's names" not in _texts(us)
+    assert kr.store.db.execute("SELECT count(*) FROM outgoing").fetchone()[0] >= 1
+    net.release("JP")
+    net.settle()
+    assert kr.complete() and "wait for JP's names" in _texts(us)
