@@ -170,7 +170,7 @@ class ChannelCore:
     def complete(self) -> bool:
         """Whether every member party's roster and holders list is held: only then is
         anything but our own holders list sent. A party not yet known would miss it for
-        good, and as the hub delivers in the order it got them, a member then gets every
+        good, and as the hub serves a lane in the order it stored, a member then gets every
         holders list before anything (a page to convene) that needs the chains."""
         return set(self.primary().membership.holders) >= set(self.members)
 
