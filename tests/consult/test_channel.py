@@ -37,11 +37,12 @@ __all__ = ["federation"]  # the exchange tests' fixture, reused
 PASS = "hotline passphrase"
 ACK_S = 1.5
 TEST_INTERVAL, TEST_TIMEOUT = 1.0, 1.5
-PRINCIPALS = {
-    "KR": ["lee=phone,desk", "kim=phone"],
+PRINCIPALS = {  # names long enough not to turn up by chance in a megabyte of ciphertext
+    "KR": ["leejin=phone,desk", "kimsoo=phone"],
     "JP": ["sato=desk", "tanaka=desk"],
     "US": ["smith=desk"],
 }
+NAMES = [spec.split("=")[0] for specs in PRINCIPALS.values() for spec in specs]
 SECRETS = ["launch detected over the East Sea", "no public alert yet, hold", "after removal"]
 
 
@@ -119,6 +120,10 @@ class Consultation:
             rows = db.execute("SELECT party, state, sender FROM receipts").fetchall()
         return {(p, s, d) for p, s, d in rows}
 
+    def ids(self, party: str) -> dict[str, str]:
+        """Device ids by the names the party's members know them by (opaque on the wire)."""
+        return {name: d for d, name in self.status(party)["names"].items()}
+
     def channels_ok(self, party: str) -> bool:
         members = self.status(party).get("members", {})
         return bool(members) and all(m["channel"] in ("ok", "self") for m in members.values())
@@ -151,11 +156,12 @@ def test_consultation_over_the_exchange(
     wait_for(lambda: all(c.channels_ok(p) for p in PRINCIPALS), 30, "hotline tests answered")
 
     # a message, with signed delivery receipts from both others and a read receipt
-    assert c.do("KR", "KR/lee/phone", "send", SECRETS[0]) == "queued"
+    assert c.do("KR", "KR/leejin/phone", "send", SECRETS[0]) == "queued"
     wait_for(lambda: all(SECRETS[0] in c.texts(p) for p in ("JP", "US")), 10, "the message")
     c.do("JP", "JP/tanaka/desk", "read")
-    want = {("JP", "delivered", "KR/lee/phone"), ("US", "delivered", "KR/lee/phone"),
-            ("JP", "read", "KR/lee/phone")}  # fmt: skip
+    lee = c.ids("KR")["KR/leejin/phone"]
+    assert lee.startswith("KR/") and "leejin" not in lee
+    want = {("JP", "delivered", lee), ("US", "delivered", lee), ("JP", "read", lee)}
     wait_for(lambda: want <= c.receipts("KR"), 10, "delivery and read receipts at KR")
 
     # JP convenes; KR's leader does not answer, so KR's first alternate is paged on time
@@ -166,17 +172,17 @@ def test_consultation_over_the_exchange(
         return [e for e in c.events("KR", "consult_page")
                 if e["principal"] == principal and e["request"] == request]  # fmt: skip
 
-    wait_for(lambda: paged("kim"), 10, "KR's alternate paged")
-    late = _ts(paged("kim")[0]) - _ts(paged("lee")[0])
+    wait_for(lambda: paged("kimsoo"), 10, "KR's alternate paged")
+    late = _ts(paged("kimsoo")[0]) - _ts(paged("leejin")[0])
     assert ACK_S - 0.05 <= late <= ACK_S + 0.5, f"alternate paged after {late:.2f} s"
-    c.do("KR", "KR/kim/phone", "ack")
+    c.do("KR", "KR/kimsoo/phone", "ack")
     c.do("US", "US/smith/desk", "ack", "--request", request)
 
     def acked(party: str) -> dict[str, Any]:
         reqs = c.status("JP").get("requests", [])
         return next((r["parties"][party] for r in reqs if r["request"] == request), {})
 
-    wait_for(lambda: acked("KR").get("by") == "kim" and acked("US").get("by") == "smith", 10,
+    wait_for(lambda: acked("KR").get("by") == "kimsoo" and acked("US").get("by") == "smith", 10,
              "KR (by its alternate) and US acknowledged, as JP sees it")  # fmt: skip
 
     # the hub and KR (the log's keeper) crash mid-consultation; US speaks meanwhile
@@ -191,7 +197,7 @@ def test_consultation_over_the_exchange(
 
     # a joint decision: KR proposes, JP and US approve, every party signs; the entry is
     # replicated to every party's log and the checkpoint co-signed by JP and US
-    out = c.do("KR", "KR/lee/phone", "decide", "--category", "decision", "--summary",
+    out = c.do("KR", "KR/leejin/phone", "decide", "--category", "decision", "--summary",
                "no public alert", "--parties", "JP,KR,US", "--refs", "")  # fmt: skip
     proposal = out.split()[-1]
     wait_for(lambda: any(p["proposal"] == proposal for p in c.status("US").get("proposals", [])),
@@ -216,11 +222,14 @@ def test_consultation_over_the_exchange(
     assert _verify("--log", str(kr_log), "--checkpoint", str(held)).returncode == 0
 
     # a device removed: members stop encrypting to it, it reads nothing said after
-    c.do("KR", "KR/lee/phone", "roster", "--remove", "KR/lee/desk")
+    desk = c.ids("KR")["KR/leejin/desk"]
+    c.do("KR", "KR/leejin/phone", "roster", "--remove", "KR/leejin/desk")
     wait_for(lambda: c.status("JP")["members"]["KR"]["roster"] == 2, 10, "KR's roster v2 at JP")
+    wait_for(lambda: "KR/leejin/desk" not in c.ids("JP"), 10, "who holds KR's v2 devices, at JP")
+    assert c.ids("JP")["KR/leejin/phone"] == lee
     c.do("JP", "JP/sato/desk", "send", SECRETS[2])
     wait_for(lambda: SECRETS[2] in c.texts("KR"), 10, "the message after the removal at KR")
-    removed = Device.load(state_path(c.data("KR"), "KR/lee/desk"), PASS, _keys(fed.pki))
+    removed = Device.load(state_path(c.data("KR"), desk), PASS, _keys(fed.pki))
     store = NodeStore(c.data("KR") / "node" / "node.db")
     frames = [wire.decode_frame(r.envelope.payload) for r in store.inbox(0, 10_000)
               if r.envelope.kind == Kind.CONSULTATION]  # fmt: skip
@@ -230,14 +239,21 @@ def test_consultation_over_the_exchange(
     for msg in last_jp:
         with pytest.raises(ConsultError):
             removed.decrypt(msg)
-    assert all("KR/lee/desk" not in {s.device for s in g.sealed} for g in last_jp[-1:])
+    assert all(desk not in {s.device for s in g.sealed} for g in last_jp[-1:])
 
-    # the hub holds ciphertext only: no plaintext of anything said or decided
+    # the hub holds ciphertext only: no plaintext of anything said or decided, and no
+    # principal's name or role, in what it stores or what it logs
     c.procs["KR"].stop()
     hub_bytes = b"".join(p.read_bytes() for p in (fed.root / "hub").glob("hub.db*"))
-    assert len(hub_bytes) > 10_000 and b"KR/lee/phone" in hub_bytes  # the routing is there
+    assert len(hub_bytes) > 10_000 and lee.encode() in hub_bytes  # the routing is there
     for secret in [*SECRETS, "no public alert", "impact predicted in JP-13"]:
         assert secret.encode() not in hub_bytes, f"{secret!r} in the hub's storage"
+    stored = b"".join(p.read_bytes() for p in (fed.root / "hub").rglob("*") if p.is_file())
+    hub_log = (fed.root / "hub.log").read_bytes()
+    assert len(hub_log) > 1_000
+    for word in [*NAMES, "leader", "alternate", "KR/leejin/phone", "JP/sato/desk"]:
+        assert word.encode() not in stored, f"{word!r} in the hub's storage"
+        assert word.encode() not in hub_log, f"{word!r} in the hub's log"
 
     # tampering with a record, and a forged signature of a party to the joint decision
     for how in ("record", "signature"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import nacl.pwhash
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,10 +28,16 @@ from warnlink.consult.crypto import (
 from warnlink.consult.log import plain_verifier
 from warnlink.consult.roster import (
     DeviceKeys,
+    HeldDevice,
+    Holders,
     Principal,
     Roster,
     RosterError,
+    SignedHolders,
     SignedRoster,
+    device_id,
+    roster_hash,
+    sign_holders,
     sign_roster,
 )
 from warnlink.exchange.signing import Signer, Verifier
@@ -58,8 +65,9 @@ class Group:
     """Parties, their signed rosters and every member device, wired up."""
 
     def __init__(
-        self, parties: list[str], people: dict[str, list[tuple[str, str, list[str]]]] | None = None
-    ) -> None:
+        self, parties: list[str], people: dict[str, list[tuple[str, str, list[str]]]] | None = None,
+        told: bool = True,
+    ) -> None:  # fmt: skip
         self.people = PEOPLE if people is None else people
         self.signers = {
             p: Signer(p, SigningKey(bytes([i + 1]) * 32), b"") for i, p in enumerate(parties)
@@ -79,24 +87,35 @@ class Group:
         for dev in self.devices.values():
             for r in self.rosters.values():
                 dev.apply_roster(r)
+                if told:  # who holds which device, as the group channel would tell it
+                    dev.apply_holders(self.holders(r))
         for dev in self.devices.values():
             for other in self.devices.values():
                 if other is not dev:
                     other.add_bundle(dev.key_bundle(other.device))
 
     def roster(self, party: str, version: int, drop: tuple[str, ...] = ()) -> SignedRoster:
-        principals = []
-        for rank, (name, role, devs) in enumerate(self.people[party]):
-            keys = []
+        keys = []
+        for name, _role, devs in self.people[party]:
             for d in devs:
                 dev_id = f"{party}/{name}/{d}"
-                if dev_id in drop:
-                    continue
-                curve, ed = self.devices[dev_id].identity()
-                keys.append(DeviceKeys(dev_id, curve, ed))
-            principals.append(Principal(name, role, rank, tuple(keys)))  # type: ignore[arg-type]
-        roster = Roster(CONSULTATION, party, version, tuple(principals))
+                if dev_id not in drop:
+                    keys.append(DeviceKeys(dev_id, *self.devices[dev_id].identity()))
+        roster = Roster(CONSULTATION, party, version, tuple(keys))
         return sign_roster(roster, self.signers[party])
+
+    def holders(self, signed: SignedRoster, version: int | None = None) -> SignedHolders:
+        """Who holds the devices of `signed` (ids here are names: the crypto does not care)."""
+        roster = msgspec.msgpack.decode(signed.roster, type=Roster)
+        listed = {d.device for d in roster.devices}
+        principals = []
+        for rank, (name, role, devs) in enumerate(self.people[roster.party]):
+            held = tuple(HeldDevice(f"{roster.party}/{name}/{d}", d) for d in devs
+                         if f"{roster.party}/{name}/{d}" in listed)  # fmt: skip
+            principals.append(Principal(name, role, rank, held))  # type: ignore[arg-type]
+        holders = Holders(CONSULTATION, roster.party, roster.version if version is None
+                          else version, roster_hash(signed), tuple(principals))  # fmt: skip
+        return sign_holders(holders, signed, self.signers[roster.party])
 
     def send(self, sender: str, text: str, to: list[str] | None = None) -> GroupMessage:
         msg = self.devices[sender].encrypt(text.encode(), T)
@@ -123,7 +142,8 @@ def test_three_parties_with_alternates(group: Group) -> None:
     assert {r.body for r in got.values()} == {b"launch detected, consult now"}
     assert len({r.hash for r in got.values()}) == 1
     assert got["US/jones/desk"].sender.party == "KR"
-    assert got["US/jones/desk"].sender.role == "leader"
+    sender = got["US/jones/desk"].sender.principal
+    assert sender is not None and (sender.name, sender.role) == ("lee", "leader")
     # the hub sees only ciphertext
     assert b"launch detected" not in encode_message(msg)
     # replies from an alternate and from the other KR device of the same principal
@@ -269,13 +289,7 @@ def test_rosters_and_bundles_are_checked(group: Group) -> None:
     # JP listing a device under KR's name
     with pytest.raises(RosterError, match="not named under party JP"):
         sign_roster(
-            Roster(
-                CONSULTATION,
-                "JP",
-                2,
-                (Principal("sato", "leader", 0, (DeviceKeys("KR/x/y", "a", "b"),)),),
-            ),
-            group.signers["JP"],
+            Roster(CONSULTATION, "JP", 2, (DeviceKeys("KR/x/y", "a", "b"),)), group.signers["JP"]
         )
     # a key bundle whose signature does not hold
     bundle = group.devices["JP/sato/desk"].key_bundle(dev.device, 1)
@@ -287,8 +301,6 @@ def test_rosters_and_bundles_are_checked(group: Group) -> None:
 
 
 def _encode(r: Roster) -> bytes:
-    import msgspec
-
     return msgspec.msgpack.encode(r)
 
 
@@ -420,3 +432,58 @@ def test_a_rekeyed_device_gets_fresh_sessions(group: Group) -> None:
     assert err.value.devices == [phone]
     smith.add_bundle(group.devices[phone].key_bundle(smith.device))
     assert group.devices[phone].decrypt(smith.encrypt(b"after", T)).body == b"after"
+
+
+def test_who_holds_the_devices_is_signed_bound_to_its_roster_and_only_goes_up() -> None:
+    """The holders list (names, roles, ranks) is the party's signed word for one roster
+    version: members refuse it forged, for another roster, rolled back or equivocated."""
+    group = Group(["KR", "US", "JP"], told=False)
+    us = group.devices["US/smith/desk"]
+    assert us.membership.devices()["KR/park/desk"].principal is None  # not told yet
+    v1 = group.holders(group.rosters["KR"])
+    assert us.apply_holders(v1) and not us.apply_holders(v1)
+    park = us.membership.devices()["KR/park/desk"]
+    assert (park.name, park.principal and park.principal.role) == ("KR/park/desk", "alternate")
+    assert us.membership.chains()["KR"] == ["lee", "park"]
+    assert us.membership.chains()["JP"] == []  # JP's list has not come
+    # signed by another party's key, as KR's
+    stranger = Signer("KR", SigningKey(b"\x09" * 32), b"")
+    forged = sign_holders(msgspec.msgpack.decode(v1.holders, type=Holders), group.rosters["KR"],
+                          stranger)  # fmt: skip
+    with pytest.raises(RosterError, match="not known as theirs"):
+        us.apply_holders(forged)
+    # the same version with other holders: equivocation
+    swapped = [("park", "leader", ["desk"]), ("lee", "alternate", ["desk", "phone"])]
+    group.people = {**group.people, "KR": swapped}
+    with pytest.raises(RosterError, match="two different holders lists of version 1"):
+        us.apply_holders(group.holders(group.rosters["KR"]))
+    group.people = PEOPLE
+    # a list that names another roster (here version 2's list moved onto version 1's hash)
+    v2 = group.roster("KR", 2, drop=("KR/lee/phone",))
+    with pytest.raises(RosterError, match="do not describe roster KR v1"):
+        us.apply_holders(group.holders(v2))
+    us.apply_roster(v2)
+    assert "KR/lee/phone" not in us.membership.devices()
+    assert not us.apply_holders(v1)  # held already; it still names the rest until v2 comes
+    assert us.membership.devices()["KR/park/desk"].name == "KR/park/desk"
+    v2_holders = group.holders(v2)
+    assert us.apply_holders(v2_holders)
+    with pytest.raises(RosterError, match="older than version 2"):
+        us.apply_holders(v1)
+    # a holders list for the right version but not this roster's bytes
+    other_v2 = group.roster("KR", 2, drop=("KR/park/desk",))
+    bad = Holders(CONSULTATION, "KR", 2, roster_hash(other_v2), ())
+    with pytest.raises(RosterError, match="name another roster"):
+        sign_holders(bad, v2, group.signers["KR"])
+    # every device held exactly once
+    lone = Holders(CONSULTATION, "KR", 2, roster_hash(v2), (Principal("lee", "leader", 0, ()),))
+    with pytest.raises(RosterError, match="each roster device once"):
+        sign_holders(lone, v2, group.signers["KR"])
+
+
+def test_device_ids_say_nothing_of_their_holder() -> None:
+    dev = Device("KR/x", CONSULTATION, {}, _key())
+    _, ed = dev.identity()
+    ident = device_id("KR", ed)
+    assert ident.startswith("KR/") and len(ident) == 15 and ident == device_id("KR", ed)
+    assert device_id("KR", Device("KR/y", CONSULTATION, {}, _key()).identity()[1]) != ident

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from nacl.signing import SigningKey
 
 from warnlink.consult.escalation import (
     Acknowledged,
@@ -10,9 +11,20 @@ from warnlink.consult.escalation import (
     Exhausted,
     Notify,
     Status,
-    chain_of,
 )
-from warnlink.consult.roster import DeviceKeys, Principal, Roster
+from warnlink.consult.log import plain_verifier
+from warnlink.consult.roster import (
+    DeviceKeys,
+    HeldDevice,
+    Holders,
+    Membership,
+    Principal,
+    Roster,
+    roster_hash,
+    sign_holders,
+    sign_roster,
+)
+from warnlink.exchange.signing import Signer
 
 
 class Clock:
@@ -91,20 +103,35 @@ def test_strangers_and_bad_timeouts_refused() -> None:
         Escalation(CHAINS, 0, Clock())
 
 
-def test_chains_from_rosters_skip_principals_without_devices() -> None:
-    dev = (DeviceKeys("KR/x/d", "c", "e"),)
-    roster = Roster(
-        "c1",
-        "KR",
-        1,
-        (
-            Principal("park", "alternate", 2, dev),
-            Principal("lee", "leader", 0, dev),
-            Principal("kim", "alternate", 1, ()),
-        ),
-    )
-    assert chain_of(roster) == ["lee", "park"]
-    empty = Roster("c1", "NATO-1", 1, ())
-    clock = Clock(0)
-    esc = Escalation.for_rosters([roster, empty], 10, clock)
-    assert esc.start() == [Notify("KR", "lee", 0, 10), Exhausted("NATO-1", 0)]
+def test_chains_from_the_membership_skip_principals_without_devices() -> None:
+    """The escalation's chains come from the holders lists members got in the channel:
+    rank order, a principal whose devices all left the roster skipped, and a party whose
+    list has not come has nobody to page."""
+    signers = {
+        p: Signer(p, SigningKey(bytes([i + 1]) * 32), b"") for i, p in enumerate(["KR", "JP"])
+    }
+    members = Membership("c1", {p: plain_verifier(p, s.public_key) for p, s in signers.items()})
+    devs = [DeviceKeys(f"KR/{n}", "c", "e") for n in ("a", "b", "c")]
+
+    def publish(version: int, keep: list[DeviceKeys]) -> None:
+        roster = sign_roster(Roster("c1", "KR", version, tuple(keep)), signers["KR"])
+        kept = {k.device for k in keep}
+        held = tuple(
+            Principal(name, "leader" if rank == 0 else "alternate", rank,
+                      tuple(HeldDevice(d, "desk") for d in [device] if d in kept))
+            for name, rank, device in [("park", 2, "KR/b"), ("lee", 0, "KR/a"), ("kim", 1, "KR/c")]
+        )  # fmt: skip
+        holders = Holders("c1", "KR", version, roster_hash(roster), held)
+        members.apply(roster)
+        members.apply_holders(sign_holders(holders, roster, signers["KR"]))
+
+    publish(1, devs)
+    assert members.chains() == {"KR": ["lee", "kim", "park"]}
+    publish(2, devs[:2])  # kim's only device removed
+    members.apply(sign_roster(Roster("c1", "JP", 1, ()), signers["JP"]))
+    assert members.chains() == {"KR": ["lee", "park"], "JP": []}
+    # a roster that drops park's device, its holders list not here yet: park skipped
+    members.apply(sign_roster(Roster("c1", "KR", 3, (devs[0],)), signers["KR"]))
+    assert members.chains()["KR"] == ["lee"]
+    esc = Escalation(members.chains(), 10, Clock(0))
+    assert esc.start() == [Exhausted("JP", 0), Notify("KR", "lee", 0, 10)]

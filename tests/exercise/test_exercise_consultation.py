@@ -138,9 +138,14 @@ def test_a_joint_decision_signed_by_all_verifies_in_every_log(exercise: Path) ->
 
 def test_the_hub_holds_no_plaintext_of_the_consultation(exercise: Path) -> None:
     hub = b"".join(p.read_bytes() for p in (exercise / "hub").glob("hub.db*"))
-    assert b"JP/leader/desk" in hub  # the routing is there
+    status = json.loads((exercise / "JP" / CONSULT_DIR / "status.json").read_text())
+    leader = next(d for d, name in status["names"].items() if name == "JP/leader/desk")
+    assert leader.encode() in hub  # the routing is there, by an id that says nothing
     for secret in SECRETS:
         assert secret.encode() not in hub, f"{secret!r} in the hub's storage"
+    # nor who the principals are: device ids say nothing, roles go only to members
+    for word in ("JP/leader/desk", "KR/alternate/desk", "leader", "alternate"):
+        assert word.encode() not in hub, f"{word!r} in the hub's storage"
     decided = (exercise / "JP" / CONSULT_DIR / "decisions.db").read_bytes()
     assert SECRETS[1].encode() in decided  # where it belongs, in the clear
 

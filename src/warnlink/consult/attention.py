@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from warnlink.consult import wire
 from warnlink.consult.core import ChannelCore
+from warnlink.consult.crypto import ConsultError
 from warnlink.consult.escalation import Acknowledged, Action, Escalation, Exhausted, Notify
 from warnlink.consult.roster import Member
 from warnlink.consult.setup import ChannelConfig
@@ -59,17 +60,17 @@ class Attention(ChannelCore):
         )
         self._act(body.request, self._start_escalation(body.request, list(body.timeouts), now))
         self._event("consult_convened", party=self.party, request=body.request,
-              by=frm.keys.device, reason=body.reason)  # fmt: skip
-        self._acknowledged(body.request, frm.party, frm.principal)  # asking is answering
+              by=frm.name, reason=body.reason)  # fmt: skip
+        self._acknowledged(body.request, frm)  # asking is answering
 
     def _start_escalation(
         self, request: str, timeouts: list[float], started: float,
         acks: Iterable[tuple[str, str, float]] = (),
     ) -> list[Action]:  # fmt: skip
-        """An escalation over the current rosters from `started`, with acknowledgements
-        (party, principal, time) replayed at their times; the first pages."""
+        """An escalation over the chains members know (holders lists) from `started`, with
+        acknowledgements (party, principal, time) replayed at their times; the first pages."""
         clock = _Clock(started)
-        esc = Escalation.for_rosters(self.primary().membership.rosters.values(), timeouts, clock)
+        esc = Escalation(self.primary().membership.chains(), timeouts, clock)
         actions = esc.start()
         for party, principal, at in acks:
             clock.fixed = at
@@ -92,17 +93,20 @@ class Attention(ChannelCore):
             self._start_escalation(request, json.loads(timeouts), started, acks)
 
     def _on_ack(self, frm: Member, body: wire.Ack) -> None:
-        self._acknowledged(body.request, frm.party, frm.principal)
+        self._acknowledged(body.request, frm)
 
-    def _acknowledged(self, request: str, party: str, principal: str) -> None:
+    def _acknowledged(self, request: str, frm: Member) -> None:
         esc = self.escalations.get(request)
         if esc is None:
             return
+        if frm.principal is None:
+            raise ConsultError(f"{frm.name} answered before {frm.party} said whose device it is")
+        principal = frm.principal.name
         self.store.db.execute(
             "INSERT OR IGNORE INTO acks VALUES (?, ?, ?, ?)",
-            (request, party, principal, time.time()),
+            (request, frm.party, principal, time.time()),
         )
-        self._act(request, esc.acknowledge(party, principal))
+        self._act(request, esc.acknowledge(frm.party, principal))
 
     def _act(self, request: str, actions: list[Action]) -> None:
         for a in actions:

@@ -3,8 +3,9 @@
 The hub delivers each signed envelope to the parties its label names, durably and in
 order; it must never read what the principals say. So this service holds the party's
 principal devices (`crypto.Device`, one per leader's or alternate's device), publishes
-rosters and key bundles in the clear and everything else as group messages, one Olm
-ciphertext per member device, in consultation envelopes labelled to every member party.
+rosters (opaque device ids and their keys) and key bundles in the clear and everything
+else, who holds which device included, as group messages, one Olm ciphertext per member
+device, in consultation envelopes labelled to every member party.
 
 On top of the channel it runs what a crisis consultation needs without anyone deciding
 to: acknowledgement deadlines that page the next alternate (`escalation`), signed
@@ -112,16 +113,18 @@ class ChannelService(CommandQueue, Decisions, Attention):
     def status(self) -> dict[str, Any]:
         now = time.time()
         members = {}
-        rosters = self.primary().membership.rosters if self.local() else {}
+        membership = self.primary().membership if self.local() else None
+        names = {d: m.name for d, m in membership.devices().items()} if membership else {}
         for party in self.members:
-            r = rosters.get(party)
+            r = membership.rosters.get(party) if membership else None
+            h = membership.holders.get(party) if membership else None
             members[party] = {
                 "roster": r.version if r else None,
                 "principals": [
                     {"name": p.name, "role": p.role, "rank": p.rank,
-                     "devices": [d.device for d in p.devices]}
-                    for p in sorted(r.principals, key=lambda p: p.rank)
-                ] if r else [],
+                     "devices": [names[d.device] for d in p.devices if d.device in names]}
+                    for p in sorted(h.principals, key=lambda p: p.rank)
+                ] if h else [],
                 "channel": "self" if party == self.party else self.channel.get(party, "unknown"),
                 "last_ok": self.last_ok.get(party),
             }  # fmt: skip
@@ -150,9 +153,10 @@ class ChannelService(CommandQueue, Decisions, Attention):
         return {
             "party": self.party, "consultation": self.consultation, "time": now,
             "connected": self.node.connected.is_set(), "keeper": self.keeper,
-            "devices": [d.device for d in self.local()], "members": members,
+            "devices": [d.device for d in self.local()], "names": names, "members": members,
             "requests": requests,
-            "messages": [{"sender": s, "kind": k, "text": t, "time_ns": tn, "read": bool(r)}
+            "messages": [{"sender": names.get(s, s), "kind": k, "text": t, "time_ns": tn,
+                          "read": bool(r)}
                          for s, k, t, tn, r in reversed(msgs)],
             "receipts": len(receipts),
             "proposals": [{"proposal": p, "summary": describe(wire.decode_body(b)),
@@ -169,6 +173,7 @@ class ChannelService(CommandQueue, Decisions, Attention):
 
 
 _HANDLERS: dict[type, Callable[[ChannelService, Member, Any], None]] = {
+    wire.HoldersBody: ChannelService._on_holders,
     wire.Convene: ChannelService._on_convene,
     wire.Ack: ChannelService._on_ack,
     wire.Receipt: ChannelService._on_receipt,

@@ -11,7 +11,15 @@ from warnlink.consult.crypto import ConsultError, Head
 from warnlink.consult.decisions import Decisions
 from warnlink.consult.log import Decision, LogError, canonical
 from warnlink.consult.party_store import Command
-from warnlink.consult.roster import Principal, Roster, RosterError, sign_roster
+from warnlink.consult.roster import (
+    Holders,
+    Principal,
+    Roster,
+    RosterError,
+    roster_hash,
+    sign_holders,
+    sign_roster,
+)
 from warnlink.exchange.pki import PkiError
 
 _PROBLEMS = (ConsultError, wire.WireError, LogError, RosterError, PkiError, ValueError)
@@ -21,24 +29,26 @@ class CommandQueue(Decisions, Attention):
     """The queue's commands: they drive both convening and decisions."""
 
     def run_command(self, cmd: Command) -> str:
-        dev = self.devices.get(cmd.device)
-        if cmd.name != "remove-device" and (dev is None or dev not in self.local()):
-            raise ConsultError(f"{cmd.device} is not one of {self.party}'s devices now")
+        """Carry out a command; its device (and a device to remove) may be given by id or
+        by name (party/principal/label), as a principal knows it."""
         a = cmd.args
+        if cmd.name == "remove-device":
+            return self.remove_device(self.resolve(a["remove"]))
+        device = self.resolve(cmd.device)
         if cmd.name == "send":
-            self.send(cmd.device, wire.Chat(a["text"]))
+            self.send(device, wire.Chat(a["text"]))
             return "queued"
         if cmd.name == "convene":
-            return "request " + self.convene(cmd.device, a["reason"], a.get("timeouts"))
+            return "request " + self.convene(device, a["reason"], a.get("timeouts"))
         if cmd.name == "ack":
             request = a.get("request") or self._latest_request()
             if request is None:
                 raise ConsultError("no request to acknowledge")
-            self.send(cmd.device, wire.Ack(request))
-            self._mark_read(cmd.device)
+            self.send(device, wire.Ack(request))
+            self._mark_read(device)
             return f"acknowledged {request}"
         if cmd.name == "read":
-            return f"read {self._mark_read(cmd.device)} message(s)"
+            return f"read {self._mark_read(device)} message(s)"
         if cmd.name == "decide":
             proposal = secrets.token_hex(4)
             decision = Decision(
@@ -50,12 +60,10 @@ class CommandQueue(Decisions, Attention):
                 raise ConsultError(f"a decision's parties must be members (not {strangers})")
             if any(not 0 <= r < len(self.log) for r in decision.refs):
                 raise ConsultError(f"refs {decision.refs}: the log has {len(self.log)} entries")
-            self.send(cmd.device, wire.Propose(proposal, decision))
+            self.send(device, wire.Propose(proposal, decision))
             return f"proposal {proposal}"
         if cmd.name == "approve":
-            return self.approve(a["proposal"], cmd.device)
-        if cmd.name == "remove-device":
-            return self.remove_device(a["remove"])
+            return self.approve(a["proposal"], device)
         raise ConsultError(f"unknown command {cmd.name}")
 
     def _latest_request(self) -> str | None:
@@ -74,26 +82,31 @@ class CommandQueue(Decisions, Attention):
         return len(rows)
 
     def remove_device(self, device: str) -> str:
-        """Sign a new roster without `device`: nobody encrypts to it from then on."""
-        old = self.own_roster()
+        """Sign a new roster without `device`, and who holds the rest: nobody encrypts to
+        it from then on."""
+        old, holders = self.own_roster(), self.own_holders()
+        devices = tuple(d for d in old.devices if d.device != device)
+        if len(devices) == len(old.devices):
+            raise ConsultError(f"{device} is not in {self.party}'s roster")
+        name, version = self.name_of(device), old.version + 1
+        signed = sign_roster(Roster(old.consultation, old.party, version, devices), self.signer)
         principals = tuple(
             Principal(p.name, p.role, p.rank, tuple(d for d in p.devices if d.device != device))
-            for p in old.principals
+            for p in holders.principals
         )
-        if principals == old.principals:
-            raise ConsultError(f"{device} is not in {self.party}'s roster")
-        signed = sign_roster(Roster(old.consultation, old.party, old.version + 1, principals),
-                             self.signer)  # fmt: skip
+        held = sign_holders(Holders(old.consultation, old.party, version, roster_hash(signed),
+                                    principals), signed, self.signer)  # fmt: skip
         self.store.db.execute(
-            "INSERT INTO own_rosters (version, signed) VALUES (?, ?)",
-            (old.version + 1, canonical(signed)),
+            "INSERT INTO own_rosters (version, signed, holders) VALUES (?, ?, ?)",
+            (version, canonical(signed), canonical(held)),
         )
         for dev in list(self.devices.values()):
             if dev.device in self.primary().membership.devices():
                 dev.apply_roster(signed)
+                dev.apply_holders(held)
                 self._save(dev)
         self._publish_rosters()
-        return f"roster v{old.version + 1} without {device}"
+        return f"roster v{version} without {name}"
 
     def _commands(self) -> None:
         for cmd in self.store.pending_commands():

@@ -87,7 +87,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 [task, asyncio.create_task(_until_signalled())], return_when="FIRST_COMPLETED"
             )
         else:
-            await _interactive(service, args.device or service.primary().device, task)
+            device = service.resolve(args.device) if args.device else service.primary().device
+            await _interactive(service, service.name_of(device), task)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 

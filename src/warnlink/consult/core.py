@@ -27,7 +27,16 @@ from warnlink.consult.crypto import (
 )
 from warnlink.consult.log import DecisionLog, canonical
 from warnlink.consult.party_store import PartyStore
-from warnlink.consult.roster import Member, Roster, RosterError, SignedRoster, open_roster
+from warnlink.consult.roster import (
+    Holders,
+    Member,
+    Roster,
+    RosterError,
+    SignedHolders,
+    SignedRoster,
+    open_holders,
+    open_roster,
+)
 from warnlink.consult.setup import ChannelConfig, log_origin, raw_key, state_path
 from warnlink.consult.wire import ReceiptState
 from warnlink.exchange.envelope import Envelope, Kind
@@ -38,6 +47,7 @@ from warnlink.exchange.signing import SigningCertificates, Verifier
 
 log = logging.getLogger("warnlink.consult")
 _roster_dec = msgspec.msgpack.Decoder(SignedRoster)
+_holders_dec = msgspec.msgpack.Decoder(SignedHolders)
 _bundle_dec = msgspec.msgpack.Decoder(BundleBody)
 
 
@@ -63,7 +73,7 @@ class ChannelCore:
         self.log = DecisionLog(
             cfg.data / "decisions.db", log_origin(self.consultation), self.keeper
         )
-        self._own: tuple[bytes, Roster] | None = None
+        self._own: tuple[int, Roster, Holders] | None = None
         for party, der in self.store.db.execute("SELECT party, der FROM certs").fetchall():
             self._admit(party, der)
         self.devices: dict[str, Device] = {}
@@ -107,20 +117,41 @@ class ChannelCore:
                 except PkiError as exc:
                     self._event("consult_key_refused", logging.WARNING, party=party, error=str(exc))
 
-    def own_roster(self) -> Roster:
+    def _own_latest(self) -> tuple[int, Roster, Holders]:
         row = self.store.db.execute(
-            "SELECT signed FROM own_rosters ORDER BY version DESC LIMIT 1"
+            "SELECT version, signed, holders FROM own_rosters ORDER BY version DESC LIMIT 1"
         ).fetchone()
-        data = bytes(row[0])
-        if self._own is None or self._own[0] != data:
-            self._own = (data, open_roster(_roster_dec.decode(data), self.keys))
-        return self._own[1]
+        if self._own is None or self._own[0] != row[0]:
+            roster = open_roster(_roster_dec.decode(row[1]), self.keys)
+            holders = open_holders(_holders_dec.decode(row[2]), self.keys)
+            self._own = (int(row[0]), roster, holders)
+        return self._own
+
+    def own_roster(self) -> Roster:
+        return self._own_latest()[1]
+
+    def own_holders(self) -> Holders:
+        """Who holds the devices of our current roster (of the same version)."""
+        return self._own_latest()[2]
 
     def local(self) -> list[Device]:
         """Our devices in our current roster, in rank order: the ones that take part."""
-        order = [d.device for p in sorted(self.own_roster().principals, key=lambda p: p.rank)
+        order = [d.device for p in sorted(self.own_holders().principals, key=lambda p: p.rank)
                  for d in p.devices]  # fmt: skip
         return [self.devices[d] for d in order if d in self.devices]
+
+    def resolve(self, device: str) -> str:
+        """One of our devices now, by its id or by the name its principal knows it by
+        (party/principal/label): ConsultError if it is none of them."""
+        for dev in self.local():
+            if device in (dev.device, self.name_of(dev.device)):
+                return dev.device
+        raise ConsultError(f"{device} is not one of {self.party}'s devices now")
+
+    def name_of(self, device: str) -> str:
+        """A member device as members show it (party/principal/label), else its id."""
+        m = self.member(device)
+        return device if m is None else m.name
 
     def primary(self) -> Device:
         """The device that sends what the service itself says (receipts, tests, log
@@ -137,9 +168,11 @@ class ChannelCore:
         return self.primary().membership.devices().get(device)
 
     def complete(self) -> bool:
-        """Whether every member party's roster is held: only then is anything sent, or a
-        party that is not yet known would miss it for good."""
-        return set(self.primary().membership.rosters) >= set(self.members)
+        """Whether every member party's roster and holders list is held: only then is
+        anything but our own holders list sent. A party not yet known would miss it for
+        good, and as the hub serves a lane in the order it stored, a member then gets every
+        holders list before anything (a page to convene) that needs the chains."""
+        return set(self.primary().membership.holders) >= set(self.members)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -154,10 +187,13 @@ class ChannelCore:
         return self.node.publish(Kind.CONSULTATION, label, canonical(frame))
 
     def _publish_rosters(self) -> None:
-        for version, data in self.store.db.execute(
-            "SELECT version, signed FROM own_rosters WHERE sent = 0 ORDER BY version"
+        """Each new roster in the clear, then who holds its devices in the group channel
+        (queued, so it goes once every member device can be encrypted to)."""
+        for version, data, holders in self.store.db.execute(
+            "SELECT version, signed, holders FROM own_rosters WHERE sent = 0 ORDER BY version"
         ).fetchall():
             self._publish(wire.RosterFrame(_roster_dec.decode(data)), self.members)
+            self.send(self.primary().device, wire.HoldersBody(_holders_dec.decode(holders)))
             self.store.db.execute("UPDATE own_rosters SET sent = 1 WHERE version = ?", (version,))
             self._event("consult_roster_sent", party=self.party, version=version)
 
@@ -188,12 +224,16 @@ class ChannelCore:
         self.store.db.executemany("INSERT OR IGNORE INTO bundles_sent VALUES (?, ?, ?)", new)
 
     def _flush(self) -> None:
-        """Encrypt and publish queued bodies in order; stop at the first that cannot go."""
-        if not self.complete():
+        """Encrypt and publish queued bodies in order; stop at the first that cannot go
+        (before `complete`, anything but a holders list, once every roster is held)."""
+        if not set(self.primary().membership.rosters) >= set(self.members):
             return
+        complete = self.complete()
         rows = self.store.db.execute("SELECT id, device, body FROM outgoing ORDER BY id").fetchall()
         local = self.local()
         for row_id, device, body in rows:
+            if not complete and not isinstance(wire.decode_body(body), wire.HoldersBody):
+                return
             dev = self.devices.get(device)
             if dev is None or dev not in local:
                 self._event("consult_dropped", logging.WARNING, device=device,
@@ -257,8 +297,26 @@ class ChannelCore:
         if changed:
             roster = open_roster(signed, self.keys)
             self._event("consult_roster", party=roster.party, version=roster.version,
-                  devices=sum(len(p.devices) for p in roster.principals))  # fmt: skip
+                  devices=len(roster.devices))  # fmt: skip
             self._make_bundles()
+
+    def _on_holders(self, frm: Member, body: wire.HoldersBody) -> None:
+        """Who holds a party's devices, from one of that party's devices: the names and
+        the escalation chain, which only members learn."""
+        changed = False
+        try:
+            holders = open_holders(body.signed, self.keys)
+            if holders.party != frm.party:
+                raise RosterError(f"{frm.name} sent the holders list of {holders.party}")
+            for dev in self.local():
+                changed |= dev.apply_holders(body.signed)
+                self._save(dev)
+        except RosterError as exc:
+            self._alarm(frm.party, "holders_refused", str(exc))
+            return
+        if changed:
+            self._event("consult_holders", party=holders.party, version=holders.version,
+                        principals=len(holders.principals))  # fmt: skip
 
     def _decrypt(self, dev: Device, msg: GroupMessage) -> Received | None:
         sender = msg.sender.split("/", 1)[0]
@@ -296,7 +354,7 @@ class ChannelCore:
                 (frm.keys.device, got.counter, got.hash, got.time_ns, time.time_ns(),
                  type(body).__name__.lower(), text, int(frm.party == self.party)),
             )  # fmt: skip
-            self._event("consult_message", party=self.party, sender=frm.keys.device,
+            self._event("consult_message", party=self.party, sender=frm.name,
                   kind=type(body).__name__.lower(), counter=got.counter)  # fmt: skip
             if delivered and frm.party != self.party:
                 self._receipt(

@@ -30,7 +30,7 @@ import nacl.utils
 import vodozemac as vz
 from nacl.exceptions import CryptoError
 
-from warnlink.consult.roster import Member, Membership, RosterError, SignedRoster
+from warnlink.consult.roster import Member, Membership, RosterError, SignedHolders, SignedRoster
 from warnlink.exchange.signing import Verifier
 
 MESSAGE_CONTEXT = b"WarnLink consult message v1\x00"
@@ -213,6 +213,7 @@ class _State(msgspec.Struct, forbid_unknown_fields=True):
     peer_keys: dict[str, list[str]]
     peer_fallback: dict[str, str]
     rosters: list[SignedRoster]
+    holders: list[SignedHolders]
     chains: list[Head]
     pending: list[tuple[str, Head]]
     counter: int
@@ -270,6 +271,11 @@ class Device:
                 self._peer_otks.pop(d, None)
                 self._peer_fallback.pop(d, None)
         return changed
+
+    def apply_holders(self, signed: SignedHolders) -> bool:
+        """Learn who holds a party's devices (RosterError if refused); nothing about
+        sessions changes, the roster alone says whom to encrypt to."""
+        return self.membership.apply_holders(signed)
 
     def key_bundle(self, recipient: str, count: int = 2) -> KeyBundle:
         """Fresh one-time keys and the fallback key, signed, for the device `recipient`."""
@@ -518,6 +524,7 @@ class Device:
             peer_keys=self._peer_otks,
             peer_fallback=self._peer_fallback,
             rosters=[self.membership.signed[p] for p in sorted(self.membership.signed)],
+            holders=[h for _, h in sorted(self.membership.signed_holders.items())],
             chains=[Head(d, c, h) for d, chain in self.chains.items() for c, h in chain.items()],
             pending=self._pending,
             counter=self.counter,
@@ -544,6 +551,8 @@ class Device:
             raise ConsultError(f"{path}: unreadable device state: {exc}") from exc
         try:
             dev.membership.apply_all(state.rosters)
+            for held in state.holders:
+                dev.membership.apply_holders(held)
         except RosterError as exc:
             raise ConsultError(f"{path}: a saved roster no longer verifies: {exc}") from exc
         dev._peer_otks = state.peer_keys

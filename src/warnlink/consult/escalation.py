@@ -9,11 +9,9 @@ driver (or a test with a fake clock) runs it, and it can be replayed exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-
-from warnlink.consult.roster import Roster
 
 
 @dataclass(frozen=True)
@@ -51,12 +49,6 @@ class Status(Enum):
     EXHAUSTED = "exhausted"
 
 
-def chain_of(roster: Roster) -> list[str]:
-    """A party's principals in the order they stand in: leader, then alternates by rank;
-    a principal with no device cannot be reached and is left out."""
-    return [p.name for p in sorted(roster.principals, key=lambda p: p.rank) if p.devices]
-
-
 @dataclass
 class _Party:
     chain: list[str]
@@ -92,15 +84,6 @@ class Escalation:
             st = _Party(list(chain), 0, self.started + self._timeout(0), Status.WAITING)
             self._parties[party] = st
             self._start_actions.append(Notify(party, st.chain[0], 0, st.deadline))
-
-    @classmethod
-    def for_rosters(
-        cls,
-        rosters: Iterable[Roster],
-        timeout: float | Sequence[float],
-        clock: Callable[[], float],
-    ) -> Escalation:
-        return cls({r.party: chain_of(r) for r in rosters}, timeout, clock)
 
     def _timeout(self, step: int) -> float:
         return self._timeouts[min(step, len(self._timeouts) - 1)]

@@ -1,7 +1,8 @@
 """Setting a party up: its devices, first roster and settings, and where they live.
 
-What `init_party` writes (devices' state under the passphrase, the first signed roster,
-the settings) is all a `ChannelService` needs to start, in this or any later process.
+What `init_party` writes (devices' state under the passphrase, the first signed roster
+and holders list, the settings) is all a `ChannelService` needs to start, in this or any
+later process.
 """
 
 from __future__ import annotations
@@ -11,13 +12,26 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import vodozemac as vz
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from warnlink.consult.crypto import Device, StateKey
 from warnlink.consult.log import NOTE_ORIGIN_PREFIX, canonical
 from warnlink.consult.party_store import PartyStore
-from warnlink.consult.roster import DeviceKeys, Principal, Role, Roster, SignedRoster, sign_roster
+from warnlink.consult.roster import (
+    DeviceKeys,
+    HeldDevice,
+    Holders,
+    Principal,
+    Role,
+    Roster,
+    SignedRoster,
+    device_id,
+    roster_hash,
+    sign_holders,
+    sign_roster,
+)
 from warnlink.exchange.node import HubAddress
 from warnlink.exchange.pki import PkiError
 from warnlink.exchange.signing import Signer, SigningCertificates
@@ -46,8 +60,9 @@ def init_party(
     principals: list[tuple[str, list[str]]], passphrase: str, ack_timeouts: list[float],
     kdf: tuple[int, int] | None = None,
 ) -> SignedRoster:  # fmt: skip
-    """Create the party's devices (new Olm accounts, saved under the passphrase) and its
-    first signed roster: principals in rank order, the first the leader."""
+    """Create the party's devices (new Olm accounts, saved under the passphrase), its
+    first signed roster (opaque device ids and keys: public) and who holds them
+    (principals in rank order, the first the leader: for members only)."""
     if party not in members or keeper not in members:
         raise ValueError(f"the members {members} must include {party} and the keeper {keeper}")
     store = PartyStore(data / "consult.db")
@@ -58,27 +73,33 @@ def init_party(
     keys = {party: certs.check(signer.certificate_der)}
     devices: dict[str, Device] = {}
     listed = []
-    for rank, (name, names) in enumerate(principals):
-        entries = []
-        for n in names:
-            dev_id = f"{party}/{name}/{n}"
+    for rank, (name, labels) in enumerate(principals):
+        held = []
+        for label in labels:
+            account = vz.Account()
+            dev_id = device_id(party, account.ed25519_key.to_base64())
             key = StateKey(passphrase) if kdf is None else StateKey(passphrase, None, *kdf)
-            devices[dev_id] = dev = Device(dev_id, consultation, keys, key)
-            curve, ed = dev.identity()
-            entries.append(DeviceKeys(dev_id, curve, ed))
+            devices[dev_id] = Device(dev_id, consultation, keys, key, account)
+            held.append(HeldDevice(dev_id, label))
         role: Role = "leader" if rank == 0 else "alternate"
-        listed.append(Principal(name, role, rank, tuple(entries)))
-    signed = sign_roster(Roster(consultation, party, 1, tuple(listed)), signer)
+        listed.append(Principal(name, role, rank, tuple(held)))
+    entries = tuple(DeviceKeys(d, *dev.identity()) for d, dev in devices.items())
+    signed = sign_roster(Roster(consultation, party, 1, entries), signer)
+    holders = sign_holders(
+        Holders(consultation, party, 1, roster_hash(signed), tuple(listed)), signed, signer
+    )
     (data / "devices").mkdir(parents=True, exist_ok=True)
     for dev in devices.values():
         dev.apply_roster(signed)
+        dev.apply_holders(holders)
         dev.save(state_path(data, dev.device))
     settings = {"consultation": consultation, "party": party, "members": sorted(members),
                 "keeper": keeper, "ack_timeouts": ack_timeouts}  # fmt: skip
     with store.transaction() as db:
         db.execute("INSERT INTO meta VALUES ('settings', ?)", (json.dumps(settings),))
         db.execute("INSERT INTO certs VALUES (?, ?)", (party, signer.certificate_der))
-        db.execute("INSERT INTO own_rosters (version, signed) VALUES (1, ?)", (canonical(signed),))
+        db.execute("INSERT INTO own_rosters (version, signed, holders) VALUES (1, ?, ?)",
+                   (canonical(signed), canonical(holders)))  # fmt: skip
     store.close()
     return signed
 

@@ -2,10 +2,11 @@
 group messages, what the principals and their parties' services say to each other.
 
 Two layers, because the hub relays but must not read: the **frame** is the payload of a
-consultation envelope (kind 6) and holds only public things in the clear (signed rosters,
-key bundles) or a `crypto.GroupMessage` (one ciphertext per member device). The **body**
-is what a group message's plaintext carries; everything a principal says or decides is
-only ever a body. docs/consultation.md section 4 gives the formats.
+consultation envelope (kind 6) and holds only public things in the clear (signed rosters
+of opaque device ids, key bundles) or a `crypto.GroupMessage` (one ciphertext per member
+device). The **body** is what a group message's plaintext carries; everything a principal
+says or decides, and who the principals are, is only ever a body. docs/consultation.md
+section 4 gives the formats.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from warnlink.consult.log import (
     sign_as_party,
     signature_problem,
 )
-from warnlink.consult.roster import SignedRoster
+from warnlink.consult.roster import SignedHolders, SignedRoster
 from warnlink.exchange.signing import Verifier
 
 RECEIPT_CONTEXT = b"WarnLink consult receipt v1\x00"
@@ -39,6 +40,9 @@ class WireError(ValueError):
 
 
 class RosterFrame(msgspec.Struct, tag="roster", forbid_unknown_fields=True):
+    """A party's signed roster: its devices' ids and identity keys, nothing about who
+    holds them (that is a `HoldersBody`, for members only)."""
+
     signed: SignedRoster
 
 
@@ -57,6 +61,13 @@ Frame = RosterFrame | BundlesFrame | GroupFrame
 
 class Chat(msgspec.Struct, tag="chat", forbid_unknown_fields=True):
     text: str
+
+
+class HoldersBody(msgspec.Struct, tag="holders", forbid_unknown_fields=True):
+    """Who holds the sending party's devices (principal, role, rank), signed by the
+    party for one roster version: sent after that roster, so the hub never learns it."""
+
+    signed: SignedHolders
 
 
 class Convene(msgspec.Struct, tag="convene", forbid_unknown_fields=True):
@@ -152,8 +163,8 @@ class Cosigned(msgspec.Struct, tag="cosigned", forbid_unknown_fields=True):
 
 
 Body = (
-    Chat | Convene | Ack | Receipt | Test | TestAck | Propose | SignRequest | RecordSignature
-    | NewEntry | CheckpointNote | Cosigned
+    Chat | HoldersBody | Convene | Ack | Receipt | Test | TestAck | Propose | SignRequest
+    | RecordSignature | NewEntry | CheckpointNote | Cosigned
 )  # fmt: skip
 
 RECEIPTED = (Chat, Convene, Propose)

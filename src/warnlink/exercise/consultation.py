@@ -45,6 +45,7 @@ Tell = Callable[..., None]
 
 
 def device_of(party: str, principal: str) -> str:
+    """The device's name as its party's principals know it (its id says nothing)."""
     return f"{party}/{principal}/{DEVICE}"
 
 
@@ -115,7 +116,7 @@ class PartyConsultation:
                 continue
             if should_convene(self.countries, regions):
                 reason = f"{convene_reason(self.countries, regions)} (threat {r.track})"
-                device = device_of(self.party, self.speaker())
+                device = self.service.resolve(device_of(self.party, self.speaker()))
                 if self.threats:
                     self.service.send(device, wire.Chat(f"also {reason}"))
                 else:
