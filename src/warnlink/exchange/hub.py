@@ -26,7 +26,15 @@ from warnlink.exchange import frames, intel, metrics, pki, signing, tls
 from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, decode
 from warnlink.exchange.frames import FrameType, ProtocolError, Reason
 from warnlink.exchange.logs import event
-from warnlink.exchange.store import Accepted, HubStore, Listing, SqliteStore, Stored, Sync
+from warnlink.exchange.store import (
+    Accepted,
+    Checkpointer,
+    HubStore,
+    Listing,
+    SqliteStore,
+    Stored,
+    Sync,
+)
 
 log = logging.getLogger("warnlink.hub")
 T = TypeVar("T")
@@ -69,6 +77,7 @@ class Hub:
         store = SqliteStore(config.data / "hub.db", sync=config.sync)
         self.store: HubStore = store
         self.reads: HubStore = store.reader()
+        self._checkpointer = Checkpointer(store.path)
         # One thread per connection, so that no two statements ever share a connection's
         # transaction: a read that joined another's would see a stale snapshot. (With
         # --sync normal the writer's thread is the loop's, see `write`.)
@@ -96,6 +105,7 @@ class Hub:
         self._commits = asyncio.Queue()
         self.tasks.append(asyncio.create_task(self._committer()))
         self.tasks.append(asyncio.create_task(self._save_cursors()))
+        self.tasks.append(asyncio.create_task(self._checkpointer.run()))
         server = await asyncio.start_server(self._connected, self.config.host, self.config.port)
         self._servers.append(server)
         port: int = server.sockets[0].getsockname()[1]
@@ -120,6 +130,7 @@ class Hub:
             await self._flush_cursors()
         self._write_pool.shutdown()
         self._read_pool.shutdown()
+        self._checkpointer.close()
         self.store.close()
         self.reads.close()
 

@@ -23,7 +23,7 @@ from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, deco
 from warnlink.exchange.frames import FrameReader, FrameType, Mode, ProtocolError, Reason
 from warnlink.exchange.logs import event
 from warnlink.exchange.node_store import NodeStore, Received
-from warnlink.exchange.store import Listing
+from warnlink.exchange.store import Checkpointer, Listing
 
 log = logging.getLogger("warnlink.node")
 SLOW_START = 32
@@ -162,7 +162,20 @@ class Node:
     # -- the connection ------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Stay connected: reconnect with jittered backoff after any failure."""
+        """Stay connected: reconnect with jittered backoff after any failure (and meanwhile
+        checkpoint the store's log off the publish and receive paths)."""
+        checkpointer = Checkpointer(self.store.path)
+        checkpoints = asyncio.create_task(checkpointer.run())
+        self.store.autocheckpoint(False)
+        try:
+            await self._connected_for_ever()
+        finally:
+            self.store.autocheckpoint(True)
+            checkpoints.cancel()
+            await asyncio.gather(checkpoints, return_exceptions=True)
+            checkpointer.close()
+
+    async def _connected_for_ever(self) -> None:
         backoff = 0.1
         rng = random.Random()
         while True:
