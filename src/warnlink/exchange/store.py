@@ -8,6 +8,7 @@ however much traffic for others lies in between.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from warnlink.exchange.envelope import Envelope, Kind
+from warnlink.exchange.logs import event
+
+log = logging.getLogger("warnlink.store")
 
 Sync = Literal["full", "normal"]
 
@@ -138,11 +142,17 @@ class Checkpointer:
         self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def run(self, every_s: float = 0.5) -> None:
-        """Checkpoint every `every_s` seconds, for ever."""
+        """Checkpoint every `every_s` seconds, for ever. A failed checkpoint (a full disk)
+        loses nothing, as the log still holds every commit: it is logged and tried again,
+        and the commits themselves decide whether the store has failed."""
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(every_s)
-            await loop.run_in_executor(self._pool, self._checkpoint)
+            try:
+                await loop.run_in_executor(self._pool, self._checkpoint)
+            except sqlite3.Error as exc:
+                event(log, "checkpoint_failed", logging.WARNING, path=str(self.path),
+                      error=str(exc))  # fmt: skip
 
     def close(self) -> None:
         self._pool.shutdown()
