@@ -173,3 +173,20 @@ def test_hostile_clients_are_refused_and_nothing_leaks(federation: Federation) -
     text = urllib.request.urlopen(f"http://127.0.0.1:{fed.metrics_port}/metrics").read().decode()
     assert 'warnlink_hub_rejected_total{party="MAL",reason="bad_signature"} 2.0' in text
     assert 'warnlink_hub_accepted_total{kind="warning",party="MAL"} 1.0' in text
+
+
+def test_a_revocation_while_the_hub_runs_refuses_the_next_connection(
+    federation: Federation,
+) -> None:
+    """The listening socket's handshake checks each client against the CRL as it is now,
+    not as it was when the hub started, and the refusal is logged with its reason."""
+    fed = federation
+    hub = fed.start_hub()
+    welcome = asyncio.run(_handshake(fed, "JP"))
+    assert welcome[4] == FrameType.WELCOME
+    pki.revoke(fed.pki, party="JP", reason="keyCompromise")
+    assert asyncio.run(_handshake(fed, "JP")) == b""
+    assert asyncio.run(_handshake(fed, "KR"))[4] == FrameType.WELCOME  # the others still can
+    refused = [str(e["reason"]) for e in hub.events() if e["event"] == "connection_refused"]
+    assert len(refused) == 1 and "revoked" in refused[0]
+    assert hub.alive

@@ -1,10 +1,10 @@
-"""The event loop a node's process runs on: uvloop when it is installed.
+"""The event loop the hub's and a node's processes run on: uvloop when it is installed.
 
-A node moves many small frames over TLS; at moderate rates the loop's own work per frame
+Both move many small frames over TLS; at moderate rates the loop's own work per frame
 (wake-ups, callbacks, the TLS layer, which asyncio runs in Python) cost more CPU than the
 messages. uvloop does the same in C. WARNLINK_LOOP=asyncio keeps the standard loop (to
-compare, or to debug). The hub stays on asyncio's loop: it upgrades accepted connections
-with start_tls, and uvloop's can miss a ClientHello that arrived before the upgrade.
+compare, or to debug). The hub's listening socket does the TLS handshake itself (not
+start_tls, whose uvloop version can miss a ClientHello read before the upgrade).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def _cmd_hub(args: argparse.Namespace) -> int:
         # acknowledged, and nodes resend to the hub that replaces it
         return 0 if stop in done else 70
 
-    return asyncio.run(main())  # not uvloop: its start_tls misses a ClientHello already read
+    return aio.run(main())
 
 
 def _node_args(p: argparse.ArgumentParser, *, hub: bool = True, data: bool = True) -> None:

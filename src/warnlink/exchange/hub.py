@@ -26,7 +26,15 @@ from warnlink.exchange import frames, intel, metrics, pki, signing, tls
 from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, decode
 from warnlink.exchange.frames import FrameType, ProtocolError, Reason
 from warnlink.exchange.logs import event
-from warnlink.exchange.store import Accepted, HubStore, Listing, SqliteStore, Stored, Sync
+from warnlink.exchange.store import (
+    Accepted,
+    Checkpointer,
+    HubStore,
+    Listing,
+    SqliteStore,
+    Stored,
+    Sync,
+)
 
 log = logging.getLogger("warnlink.hub")
 T = TypeVar("T")
@@ -69,6 +77,7 @@ class Hub:
         store = SqliteStore(config.data / "hub.db", sync=config.sync)
         self.store: HubStore = store
         self.reads: HubStore = store.reader()
+        self._checkpointer = Checkpointer(store.path)
         # One thread per connection, so that no two statements ever share a connection's
         # transaction: a read that joined another's would see a stale snapshot. (With
         # --sync normal the writer's thread is the loop's, see `write`.)
@@ -96,7 +105,11 @@ class Hub:
         self._commits = asyncio.Queue()
         self.tasks.append(asyncio.create_task(self._committer()))
         self.tasks.append(asyncio.create_task(self._save_cursors()))
-        server = await asyncio.start_server(self._connected, self.config.host, self.config.port)
+        self.tasks.append(asyncio.create_task(self._checkpointer.run()))
+        server = await asyncio.start_server(
+            self._connected, self.config.host, self.config.port, ssl=self._accepting_context(),
+            ssl_handshake_timeout=self.config.handshake_s,
+        )  # fmt: skip
         self._servers.append(server)
         port: int = server.sockets[0].getsockname()[1]
         if self.config.metrics_port is not None:
@@ -120,6 +133,7 @@ class Hub:
             await self._flush_cursors()
         self._write_pool.shutdown()
         self._read_pool.shutdown()
+        self._checkpointer.close()
         self.store.close()
         self.reads.close()
 
@@ -133,6 +147,46 @@ class Hub:
             self.keys.certs.reload_crl()
         return self._ssl[1]
 
+    def _accepting_context(self) -> ssl.SSLContext:
+        """The context the listening socket hands every connection to, for the handshake.
+
+        The handshake runs in the loop's own TLS layer (uvloop's, in C), so the context
+        cannot be chosen per connection. Instead, on each ClientHello, it switches the
+        connection to `_server_context()`, whose CRL is the current one: OpenSSL then
+        checks the client certificate (CA, validity, revocation, CRL freshness) against
+        that, as when each connection was upgraded by itself. A failed handshake never
+        reaches `_connected`, so the SSL object logs its reason (`refused`).
+        """
+        ctx = tls.server_context(self.config.pki)
+        hub = self
+
+        def current(conn: ssl.SSLObject | ssl.SSLSocket, name: str | None,
+                    _: ssl.SSLContext) -> int | None:  # fmt: skip
+            try:
+                conn.context = hub._server_context()
+            except (pki.PkiError, OSError) as exc:
+                hub._refused("?", exc)
+                return ssl.ALERT_DESCRIPTION_INTERNAL_ERROR
+            return None
+
+        class Handshake(ssl.SSLObject):
+            def do_handshake(self) -> None:
+                try:
+                    super().do_handshake()
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    raise
+                except ssl.SSLError as exc:
+                    hub._refused("?", exc)
+                    raise
+
+        ctx.sni_callback = current
+        ctx.sslobject_class = Handshake
+        return ctx
+
+    def _refused(self, peer: str, exc: Exception) -> None:
+        self.metrics.rejected.labels("?", "certificate").inc()
+        event(log, "connection_refused", logging.WARNING, peer=peer, reason=str(exc))
+
     def roster(self) -> frozenset[str]:
         """Parties a label may name: those the federation PKI has issued certificates to
         (the index is looked at again at most once a second)."""
@@ -143,16 +197,11 @@ class Hub:
         return self._roster[1]
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
         try:
-            await writer.start_tls(
-                self._server_context(), ssl_handshake_timeout=self.config.handshake_s
-            )
             der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
             party = tls.peer_party(der)
-        except (ssl.SSLError, pki.PkiError, TimeoutError, ConnectionError, OSError) as exc:
-            self.metrics.rejected.labels("?", "certificate").inc()
-            event(log, "connection_refused", logging.WARNING, peer=str(peer), reason=str(exc))
+        except pki.PkiError as exc:
+            self._refused(str(writer.get_extra_info("peername")), exc)
             writer.transport.abort()
             return
         session = Session(self, party, reader, writer)

@@ -23,7 +23,7 @@ from warnlink.exchange.envelope import Envelope, EnvelopeError, Kind, Lane, deco
 from warnlink.exchange.frames import FrameReader, FrameType, Mode, ProtocolError, Reason
 from warnlink.exchange.logs import event
 from warnlink.exchange.node_store import NodeStore, Received
-from warnlink.exchange.store import Listing
+from warnlink.exchange.store import Checkpointer, Listing
 
 log = logging.getLogger("warnlink.node")
 SLOW_START = 32
@@ -115,6 +115,8 @@ class Node:
         self._arrived = asyncio.Event()
         self._inflight: set[int] = set()
         self._room = SLOW_START
+        self._blocked = False  # the sender's last pass filled the window
+        self._confirm: dict[int, int] = {}  # RECEIVED not yet sent: lane -> hub sequence
         self._recent: deque[Received] = deque(maxlen=RECENT)
 
     # -- the application's side ----------------------------------------------------------
@@ -162,7 +164,20 @@ class Node:
     # -- the connection ------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Stay connected: reconnect with jittered backoff after any failure."""
+        """Stay connected: reconnect with jittered backoff after any failure (and meanwhile
+        checkpoint the store's log off the publish and receive paths)."""
+        checkpointer = Checkpointer(self.store.path)
+        checkpoints = asyncio.create_task(checkpointer.run())
+        self.store.autocheckpoint(False)
+        try:
+            await self._connected_for_ever()
+        finally:
+            self.store.autocheckpoint(True)
+            checkpoints.cancel()
+            await asyncio.gather(checkpoints, return_exceptions=True)
+            checkpointer.close()
+
+    async def _connected_for_ever(self) -> None:
         backoff = 0.1
         rng = random.Random()
         while True:
@@ -187,42 +202,51 @@ class Node:
         self.connected.set()
         self._inflight.clear()
         self._room = SLOW_START
+        self._confirm.clear()  # HELLO carried the stored cursors
         event(log, "hub_connected", party=self.party, connects=self.stats.connects)
         sender = asyncio.create_task(self._send(writer))
         try:
-            self._handle(early, writer)  # deliveries may share WELCOME's read
+            self._handle(early)  # deliveries may share WELCOME's read
             while batch := await fr.frames():
-                self._handle(batch, writer)
+                self._handle(batch)
                 if sender.done():
                     sender.result()
-                await writer.drain()
         finally:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             writer.transport.abort()
 
     async def _send(self, writer: asyncio.StreamWriter) -> None:
-        """Outbox to hub, most urgent lane first, a growing window of unacknowledged.
+        """Outbox to hub, most urgent lane first, a growing window of unacknowledged; and
+        the RECEIVED frames `_receive` left, in the same write.
 
         Each connection starts with a small window that grows with every acknowledgement
         (as TCP's slow start): a link that keeps being cut still gets the oldest messages
         acknowledged, instead of spending every connection resending one big window.
+        A pass runs on each publish, on an acknowledgement only if the last pass filled
+        the window (otherwise it left nothing unsent), and every `poll_s` when idle; so a
+        RECEIVED waits at most `poll_s` and mostly costs no write or hub wake-up of its own.
         """
         sent = [0, 0, 0]
         idle = 0.0
         while True:
             self._wake.clear()  # before reading, so a publish meanwhile is not waited past
+            out = [frames.received(lane, hseq) for lane, hseq in self._confirm.items()]
+            self._confirm.clear()
             room = self._room - len(self._inflight)
             for lane in Lane:
                 if room <= 0:
                     break
                 rows = self.store.pending(lane, sent[lane], room)
                 if rows:
-                    writer.write(b"".join(frames.frame(FrameType.PUBLISH, r.raw) for r in rows))
+                    out += [frames.frame(FrameType.PUBLISH, r.raw) for r in rows]
                     self._inflight.update(r.seq for r in rows)
                     sent[lane] = rows[-1].seq
                     room -= len(rows)
                     idle = 0.0
+            self._blocked = room <= 0
+            if out:
+                writer.write(b"".join(out))
             await writer.drain()
             try:
                 async with asyncio.timeout(self.poll_s):
@@ -233,7 +257,7 @@ class Node:
                     writer.write(frames.frame(FrameType.PING))
                     idle = 0.0
 
-    def _handle(self, batch: list[tuple[FrameType, bytes]], writer: asyncio.StreamWriter) -> None:
+    def _handle(self, batch: list[tuple[FrameType, bytes]]) -> None:
         acked: list[int] = []
         rejected: list[tuple[int, str]] = []
         delivered: list[tuple[int, bytes]] = []
@@ -254,18 +278,19 @@ class Node:
             elif ftype != FrameType.PONG:
                 raise ProtocolError(Reason.PROTOCOL, f"unexpected {ftype.name} from the hub")
         if delivered or acked or rejected:
-            self._receive(delivered, writer, acked, rejected)
+            self._receive(delivered, acked, rejected)
         if acked or rejected:
             self._inflight.difference_update(acked)
             self._inflight.difference_update(seq for seq, _ in rejected)
             self._room = min(self.window, self._room + len(acked) + len(rejected))
             self.stats.acked += len(acked)
             self.stats.rejected += len(rejected)
-            self._wake.set()
+            if self._blocked:
+                self._wake.set()
 
     def _receive(
-        self, delivered: list[tuple[int, bytes]], writer: asyncio.StreamWriter,
-        acked: list[int], rejected: list[tuple[int, str]],
+        self, delivered: list[tuple[int, bytes]], acked: list[int],
+        rejected: list[tuple[int, str]],
     ) -> None:  # fmt: skip
         """Verify each delivery; store the good ones, advance the cursors and record the
         hub's answers to our publishes in one commit."""
@@ -288,8 +313,9 @@ class Node:
         new = self.store.receive(good, cursors, acked, rejected)
         self.stats.received += len(new)
         self.stats.duplicates += len(good) - len(new)
-        if cursors:
-            writer.write(b"".join(frames.received(lane, h) for lane, h in cursors.items()))
+        confirm = self._confirm
+        for lane, hseq in cursors.items():  # stored: the sender says RECEIVED on its next pass
+            confirm[lane] = max(confirm.get(lane, 0), hseq)
         if new:
             recent = self._recent
             for row in new:

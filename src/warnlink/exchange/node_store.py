@@ -81,7 +81,13 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 class NodeStore:
     def __init__(self, path: Path) -> None:
+        self.path = path
         self._db = open_db(path, _SCHEMA)
+
+    def autocheckpoint(self, on: bool) -> None:
+        """Whether this connection's commits checkpoint the log (off while the node runs a
+        `store.Checkpointer`, so no publish or receipt waits for one)."""
+        self._db.execute(f"PRAGMA wal_autocheckpoint={1000 if on else 0}")
 
     def close(self) -> None:
         self._db.close()
