@@ -130,7 +130,7 @@ def _one_mc_run(job: tuple[str, int]) -> dict[str, Any]:
             continue  # no radar detection after burnout: no bound
         t_off = t_ref + OFFSETS_S
         r, v, _, _ = sim.truth.object(rv).state_at(np.array([t_ref]))
-        cls = CLASSES[int(classify(*(a[None] for a in ecef_to_eci(t_ref, r[0], v[0]))))]
+        cls = CLASSES[int(classify(*(a[None] for a in ecef_to_eci(t_ref, r[0], v[0])))[0])]
         # beta known, and beta as uncertain as the tracker's priors for this class say
         sigmas = (None, cls.rv.log_sigma, undecided(cls.rv).log_sigma)
         times = np.r_[t_upd, t_off]
