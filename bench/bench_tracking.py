@@ -9,7 +9,9 @@
 3. Monte Carlo over the shipped scenarios (WARNLINK_MC_RUNS runs in all, default 100,
    spread over the scenarios; seeds vary the sensor noise): coverage of the 95% impact
    ellipses, NEES, and the impact error divided by the Cramér-Rao bound against time
-   since the first radar detection.
+   since the first radar detection. The error at t is that of the RV's latest update by
+   t, and its bound counts the same detections (those up to that update). With
+   WARNLINK_BENCH_MC_ONLY=1 only this part runs.
 """
 
 from __future__ import annotations
@@ -34,15 +36,22 @@ from warnlink.formats.jsonl import iter_jsonl
 from warnlink.formats.measurement_files import measurement_records, sensor_catalogue
 from warnlink.formats.records import Estimate, Label
 from warnlink.formats.truth_files import read_truth
+from warnlink.geo.frames import ecef_to_eci
 from warnlink.scenario.load import load_scenario
 from warnlink.sim.run import simulate, write_run
+from warnlink.track.beta_prior import CLASSES, classify, undecided
 from warnlink.track.run import run_tracker
-from warnlink.track.tracker import Tracker, TrackerConfig
+from warnlink.track.tracker import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 SALVO20 = ROOT / "bench" / "salvo20.toml"
 SALVO = ROOT / "scenarios" / "srbm-salvo-east-sea.toml"
-PRIOR_LOG_SIGMA = TrackerConfig().init_log_k_sigma  # ln beta = -ln k
+BOUND_NAMES = (
+    "beta known",
+    "beta with the tracker's RV prior of its class",
+    "beta with the tracker's undecided RV-or-stage prior of its class",
+    "beta with the RV prior, bound at t instead of at the update's time",
+)
 OFFSETS_S = np.array([30.0, 60.0, 90.0, 120.0, 180.0, 240.0, 300.0])  # after first radar fix
 
 
@@ -114,26 +123,25 @@ def _one_mc_run(job: tuple[str, int]) -> dict[str, Any]:
     for rv, series in ev.impact.items():
         if not len(series.since_launch):
             continue
-        flight = rv.split("/")[0]
-        t_launch = launches[flight]
-        grid = t_launch + np.arange(0.0, 4000.0, 5.0)
-        try:  # beta known, and beta as uncertain as the tracker's own prior says
-            bounds = [
-                impact_bound(sim, rv, grid, beta_log_sigma=s) for s in (None, PRIOR_LOG_SIGMA)
-            ]
+        t_upd = series.since_launch + launches[rv.split("/")[0]]
+        try:
+            t_ref = impact_bound(sim, rv, t_upd[:1]).t_ref
         except (ValueError, KeyError):
             continue  # no radar detection after burnout: no bound
-        t_upd = series.since_launch + t_launch
-        rows: list[list[float]] = [[], [], []]
-        for off in OFFSETS_S:
-            t = bounds[0].t_ref + off
-            k = np.searchsorted(t_upd, t, side="right") - 1
-            crlbs = [float(np.interp(t, b.t, b.rms_m)) for b in bounds]
-            ok = k >= 0 and all(np.isfinite(crlbs)) and t <= t_upd[-1]
-            rows[0].append(float(series.error_m[k]) if ok else np.nan)
-            for j in (0, 1):
-                rows[j + 1].append(crlbs[j] if ok else np.nan)
-        ratios[rv] = rows
+        t_off = t_ref + OFFSETS_S
+        r, v, _, _ = sim.truth.object(rv).state_at(np.array([t_ref]))
+        cls = CLASSES[int(classify(*(a[None] for a in ecef_to_eci(t_ref, r[0], v[0])))[0])]
+        # beta known, and beta as uncertain as the tracker's priors for this class say
+        sigmas = (None, cls.rv.log_sigma, undecided(cls.rv).log_sigma)
+        times = np.r_[t_upd, t_off]
+        bounds = [impact_bound(sim, rv, times, beta_log_sigma=s).rms_m for s in sigmas]
+        # the error of the latest update by t against the bound from the same detections
+        # (those up to that update's time); the last row: the RV-prior bound at t (before)
+        k = np.searchsorted(t_upd, t_off, side="right") - 1
+        kk = np.maximum(k, 0)
+        rows = [series.error_m[kk], *(b[kk] for b in bounds), bounds[1][len(t_upd) :]]
+        ok = (k >= 0) & (t_off <= t_upd[-1]) & np.all(np.isfinite(rows), axis=0)
+        ratios[rv] = [np.where(ok, row, np.nan).tolist() for row in rows]
     nees = ev.summary["overall"]["nees"]["mean"]
     return {"scenario": Path(path).stem, "inside": inside, "nees": nees,
             "errors_vs_crlb": ratios}  # fmt: skip
@@ -152,22 +160,21 @@ def monte_carlo(runs: int) -> dict[str, Any]:
     }
     by_scn: dict[str, list[bool]] = defaultdict(list)
     err2: dict[str, list[np.ndarray]] = defaultdict(list)
-    crlb2: dict[str, list[np.ndarray]] = defaultdict(list)
-    prior2: dict[str, list[np.ndarray]] = defaultdict(list)
+    bound2: list[dict[str, list[np.ndarray]]] = [defaultdict(list) for _ in BOUND_NAMES]
     for r in results:
         by_scn[r["scenario"]].extend(r["inside"])
-        for errs, known, prior in r["errors_vs_crlb"].values():
+        for errs, *bounds in r["errors_vs_crlb"].values():
             err2[r["scenario"]].append(np.square(errs))
-            crlb2[r["scenario"]].append(np.square(known))
-            prior2[r["scenario"]].append(np.square(prior))
+            for store, b in zip(bound2, bounds, strict=True):
+                store[r["scenario"]].append(np.square(b))
     out["coverage by scenario"] = {k: round(float(np.mean(v)), 3) for k, v in by_scn.items() if v}
     out["mean NEES per run (6 dof: 6 when consistent)"] = [
         round(r["nees"], 1) if r["nees"] is not None else None for r in results
     ]
-    for name, bound2 in (("beta known", crlb2), ("beta with the tracker's prior", prior2)):
+    for name, store in zip(BOUND_NAMES, bound2, strict=True):
         ratio = {}
         for scn in err2:
-            e, c = np.array(err2[scn]), np.array(bound2[scn])
+            e, c = np.array(err2[scn]), np.array(store[scn])
             with np.errstate(invalid="ignore"):
                 ratio[scn] = {
                     f"+{int(o)} s": round(
@@ -184,5 +191,7 @@ def monte_carlo(runs: int) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     runs = int(os.environ.get("WARNLINK_MC_RUNS", "100"))
+    if os.environ.get("WARNLINK_BENCH_MC_ONLY") == "1":
+        return {"monte carlo": monte_carlo(runs)}
     return {"speed": speed(), "beside Stone Soup (SRBM salvo)": beside_stonesoup(),
             "monte carlo": monte_carlo(runs)}  # fmt: skip

@@ -17,6 +17,8 @@ from warnlink.evaluate import crlb
 from warnlink.evaluate.crlb import (
     bound,
     impact_bound,
+    information_bound,
+    jacobians,
     measure,
     observations,
     propagate,
@@ -81,6 +83,45 @@ def test_infrared_rows_are_tangent_plane_coordinates() -> None:
     rho = np.linalg.norm(r - sat) + 50.0
     np.testing.assert_allclose(h0[0, :2], 0.0, atol=1e-15)
     np.testing.assert_allclose(h1[0, :2], [3.0 / rho, -2.0 / rho], rtol=1e-9)
+
+
+def test_linear_case_matches_the_regression_variance() -> None:
+    """z_k = p + v t_k + noise: the bound on p + v T + c u, with u seen only through its
+    N(0, s^2) prior, is the textbook sigma^2 (1/n + (T - mean t)^2 / S_tt) + c^2 s^2,
+    counting exactly the measurements with t_k <= t (none or one: no bound)."""
+    t_obs = np.arange(0.0, 10.0, 0.5)
+    sigma, T, c, s = 3.0, 40.0, 250.0, 0.4
+    H = np.zeros((len(t_obs), 4, 3))
+    H[:, 0, 0], H[:, 0, 1] = 1.0, t_obs
+    inv_var = np.zeros((len(t_obs), 4))
+    inv_var[:, 0] = sigma**-2
+    G = np.array([[1.0, T, c]])
+    prior = np.diag([0.0, 0.0, s**-2])
+    times = np.array([-1.0, 0.2, t_obs[6], t_obs[-1]])
+    cov, k = information_bound(t_obs, H, inv_var, G, times, prior)
+    assert list(k) == [0, 1, 7, len(t_obs)]
+    assert np.all(np.isinf(cov[:2]))
+    for i in (2, 3):
+        tt = t_obs[: k[i]]
+        want = sigma**2 * (1 / len(tt) + (T - tt.mean()) ** 2 / np.sum((tt - tt.mean()) ** 2))
+        np.testing.assert_allclose(cov[i, 0, 0], want + (c * s) ** 2, rtol=1e-9)
+
+
+def test_beta_prior_adds_its_own_spread_above_the_air(sim: Simulation) -> None:
+    """Above the air the detections say nothing of beta, so the bound with a log-beta
+    prior of sigma s must be the beta-known bound plus s^2 g g' (g: impact per ln beta)."""
+    meas, labels = measurement_records(sim.batches)
+    cat = sensor_catalogue(sim.scenario.sensors, sim.scenario.epoch)
+    obs = observations(meas, labels, cat, OID)
+    obs = obs.take((obs.t >= 230.0) & (obs.t <= 330.0))  # above 150 km: truth 226-335 s
+    track = sim.truth.object(OID)
+    t_ref, beta = float(obs.t[0]), VEHICLES["srbm"].payload_beta
+    known = bound(track, obs, t_ref, beta, [obs.t[-1]]).cov_en[0]
+    g = jacobians(track, obs, t_ref, beta, True)[1][:, -1]
+    assert np.linalg.norm(g) > 1e3  # the impact does depend on beta (m per unit ln beta)
+    for s in (0.3, 1.2):
+        with_prior = bound(track, obs, t_ref, beta, [obs.t[-1]], beta_log_sigma=s).cov_en[0]
+        np.testing.assert_allclose(with_prior, known + s**2 * np.outer(g, g), rtol=1e-3)
 
 
 @pytest.mark.slow

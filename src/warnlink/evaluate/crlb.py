@@ -215,6 +215,28 @@ def jacobians(
     return np.where(ok[:, None, None], H, 0.0), G, imp[0], ok
 
 
+def information_bound(
+    t_obs: F64, H: F64, inv_var: F64, G: F64, times: F64, prior_info: F64
+) -> tuple[F64, NDArray[np.intp]]:
+    """G J(t)^-1 G' (m, q, q) at each of times, and how many rows of t_obs each counts.
+
+    The linear core of the bound, checked in closed form in the tests: J(t) is the prior
+    information prior_info (p, p) plus sum over t_k <= t of H_k' diag(inv_var_k) H_k, with
+    H (n, c, p) the measurement Jacobians and G (q, p) that of the predicted quantity.
+    Information too ill-conditioned to invert (MAX_CONDITION) gives inf.
+    """
+    info = np.einsum("nci,nc,ncj->nij", H, inv_var, H)
+    cum = np.concatenate([np.zeros((1, *info.shape[1:])), np.cumsum(info, axis=0)])
+    k = np.searchsorted(t_obs, times, side="right")
+    J = cum[k] + prior_info
+    good = np.linalg.cond(J) < MAX_CONDITION
+    cov = np.full((len(times), len(G), len(G)), np.inf)
+    if good.any():
+        sol = np.linalg.solve(J[good], np.broadcast_to(G.T, (int(good.sum()), *G.T.shape)))
+        cov[good] = G @ sol
+    return cov, k
+
+
 def bound(
     track: ObjectTrack,
     obs: Observations,
@@ -227,26 +249,21 @@ def bound(
 
     beta_log_sigma None: beta known (6 parameters); else log beta is a 7th parameter
     with a N(0, beta_log_sigma^2) prior (a Bayesian bound: the prior is its only
-    information until the object is in the air).
+    information until the object is in the air). Its prior information 1/sigma^2 is that
+    of the tracker's log-normal prior whatever its median: the bound (Van Trees) is on the
+    error averaged over beta drawn from the prior, so it does not charge a prior median
+    far from this object's beta (see docs/BENCHMARKS.md, Tracking).
     """
     obs = obs.take(obs.t >= t_ref)
     with_beta = beta_log_sigma is not None
     H, G, imp, ok = jacobians(track, obs, t_ref, beta, with_beta)
     step = steps(with_beta)
-    Hs = H * step  # scaled parameters: all of order one per step
-    info = np.einsum("nci,nc,ncj->nij", Hs, obs.inv_var, Hs)
-    cum = np.concatenate([np.zeros((1, *info.shape[1:])), np.cumsum(info, axis=0)])
-    if with_beta:
-        cum[:, -1, -1] += (step[-1] / beta_log_sigma) ** 2
+    prior = np.zeros((len(step), len(step)))
+    if beta_log_sigma is not None:
+        prior[-1, -1] = (step[-1] / beta_log_sigma) ** 2
     tq = np.atleast_1d(np.asarray(times, float))
-    k = np.searchsorted(obs.t, tq, side="right")
-    J = cum[k]
-    good = np.linalg.cond(J) < MAX_CONDITION
-    Gs = G * step
-    cov = np.full((len(tq), 2, 2), np.inf)
-    if good.any():
-        sol = np.linalg.solve(J[good], np.broadcast_to(Gs.T, (int(good.sum()), *Gs.T.shape)))
-        cov[good] = Gs @ sol
+    # scaled parameters (all of order one per step) keep the information well conditioned
+    cov, k = information_bound(obs.t, H * step, obs.inv_var, G * step, tq, prior)
     rms = np.sqrt(np.trace(cov, axis1=1, axis2=2))
     n_used = np.cumsum(np.r_[0, ok.astype(np.intp)])[k]
     return ImpactBound(tq, rms, cov, n_used, float(t_ref), imp)

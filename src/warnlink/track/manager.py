@@ -23,6 +23,8 @@ from warnlink.track.state import ACC, LOG_K, N_STATE, POS, VEL
 
 F64 = NDArray[np.float64]
 TENTATIVE, CONFIRMED = 0, 1
+# which beta prior a track holds (TrackTable.beta_prior)
+INITIAL_PRIOR, CLASS_PRIOR, RV_PRIOR, STAGE_PRIOR = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,14 @@ class TrackerConfig:
     init_thrust_sigma_mps2: float = 30.0
     # k = Cd·A/m prior, log-normal: median beta = 1/k of 2000 kg/m^2, and 2 sigma spans
     # beta 180 (tumbling spent stages) to 22,000 (heavy RVs): radar cannot tell them apart
-    # above the air, so the prior holds both until drag is seen
+    # above the air, so the prior holds both until drag is seen. Once a track coasts, the
+    # prior of its class replaces it (warnlink.track.beta_prior) if class_priors is on.
     init_k: float = 5e-4  # m^2/kg, median
     init_log_k_sigma: float = 1.2
+    class_priors: bool = True
+    rv_gate_m: float = 5e3  # objects of one launch: this close ...
+    rv_gate_mps: float = 10.0  # ... and this slow apart (separation pushes are m/s)
+    rv_ahead_sigmas: float = 3.0  # the RV is the one ahead of its neighbours by this margin
     ir_shell_alt_m: float = 40e3  # infrared initiation: assumed height ...
     ir_shell_sigma_m: float = 40e3  # ... and its 1-sigma
     ir_init_boost_probability: float = 0.95  # infrared sees only burning motors
@@ -156,6 +163,8 @@ class TrackTable:
         self.ids: list[str] = []
         self.sources: list[frozenset[str]] = []
         self.parent: list[str | None] = []  # boosting track whose gate held the first plot
+        self.beta_prior = np.zeros(0, np.int8)  # INITIAL_PRIOR ... STAGE_PRIOR
+        self.beta_class = np.zeros(0, np.int8)  # index into beta_prior.CLASSES once classed
         self._next = 1
 
     def __len__(self) -> int:
@@ -176,6 +185,8 @@ class TrackTable:
         self.last_hit = np.append(self.last_hit, t)
         self.t_first = np.append(self.t_first, t)
         self.last_boost = np.append(self.last_boost, t if boost_p >= 0.5 else -np.inf)
+        self.beta_prior = np.append(self.beta_prior, np.int8(INITIAL_PRIOR))
+        self.beta_class = np.append(self.beta_class, np.int8(0))
         self.ids.append(f"T{self._next}")
         self.sources.append(frozenset([source]))
         self.parent.append(parent)
@@ -217,6 +228,7 @@ class TrackTable:
         for name in ("x", "P", "mu", "t", "status", "history", "n_opp", "misses", "last_hit"):
             setattr(self, name, getattr(self, name)[keep])
         self.t_first, self.last_boost = self.t_first[keep], self.last_boost[keep]
+        self.beta_prior, self.beta_class = self.beta_prior[keep], self.beta_class[keep]
         self.ids = [i for i, k in zip(self.ids, keep, strict=True) if k]
         self.sources = [s for s, k in zip(self.sources, keep, strict=True) if k]
         self.parent = [p for p, k in zip(self.parent, keep, strict=True) if k]

@@ -27,6 +27,7 @@ from warnlink.geo.frames import enu_basis, enu_to_aer
 from warnlink.physics.dynamics import FULL_PHYSICS, height
 from warnlink.track import imm
 from warnlink.track.associate import assign, innovations, jpda, radar_covers, score, wrap
+from warnlink.track.beta_prior import update_priors
 from warnlink.track.manager import (
     CONFIRMED,
     TENTATIVE,
@@ -195,6 +196,8 @@ class Tracker:
                 if kind not in tab.sources[r]:
                     tab.sources[r] = tab.sources[r] | {kind}
             tab.last_boost[act[mu[:, 0] > 0.5]] = t
+            if cfg.class_priors:
+                update_priors(tab, act, t, cfg)
             boosting = (status == CONFIRMED) & (t - tab.last_boost[act] < cfg.staging_window_s / 3)
             for c in np.flatnonzero(~used & (feasible & boosting[:, None]).any(axis=0)):
                 near = np.flatnonzero(feasible[:, c] & boosting)
