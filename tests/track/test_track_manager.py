@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import numpy as np
 
 from warnlink.formats.measurement_files import sensor_catalogue
@@ -14,10 +15,12 @@ from warnlink.formats.records import (
     RadarEntry,
     RadarMeasurement,
     SensorCatalogue,
+    vec3,
 )
 from warnlink.geo.frames import ecef_to_eci, enu_basis, geodetic_to_ecef
 from warnlink.physics.dynamics import FULL_PHYSICS, height
 from warnlink.scenario.load import load_scenario
+from warnlink.sensors.infrared import earth_disc_los, perturb, unit
 from warnlink.track.manager import TrackerConfig, infrared_initial, radar_initial
 from warnlink.track.models import infrared_los, radar_h
 from warnlink.track.tracker import Tracker
@@ -111,3 +114,85 @@ def _clutter(
         los=(float(los[0]), float(los[1]), float(los[2])),
         sensor_ecef_m=s.ecef_m,
     )
+
+
+def _slv_infrared() -> SensorCatalogue:
+    """The two infrared satellites of the shipped satellite-launch scenario."""
+    sc = load_scenario(ROOT / "scenarios" / "slv-okinawa.toml")
+    cat = sensor_catalogue(sc.sensors, sc.epoch)
+    return msgspec.structs.replace(
+        cat, sensors=[s for s in cat.sensors if isinstance(s, InfraredEntry)]
+    )
+
+
+def _frames(cat: SensorCatalogue, t0: float, t1: float) -> list[tuple[float, InfraredEntry]]:
+    """Every frame of the satellites in [t0, t1): lockstep, 30 ms apart (the worst case for
+    a stereo confirmation: both views of one moment)."""
+    out = []
+    for k, s in enumerate(cat.sensors):
+        assert isinstance(s, InfraredEntry)
+        out += [(float(t), s) for t in np.arange(t0, t1, s.update_interval_s) + 0.03 * k]
+    return sorted(out, key=lambda f: f[0])
+
+
+def _booster_plots(
+    cat: SensorCatalogue, frames: list[tuple[float, InfraredEntry]], rng: np.random.Generator
+) -> list[Measurement]:
+    """Noisy lines of sight to a booster climbing at 1.2 km/s (and 0.8 km/s southwards)
+    from 20 km at t = 50 s over the Yellow Sea."""
+    plots: list[Measurement] = []
+    for t, s in frames:
+        dt = t - 50.0
+        r = geodetic_to_ecef(39.0 - 0.8 * dt / 111.0, 124.7, 20e3 + 1200.0 * dt + 15.0 * dt * dt)
+        sat = np.asarray(s.ecef_m)
+        los = perturb(unit((r - sat)[None]), s.los_sigma_rad, rng)[0]
+        plots.append(
+            InfraredMeasurement(
+                id=f"b{len(plots)}", t=t, sensor=s.id, los=vec3(los), sensor_ecef_m=s.ecef_m
+            )
+        )
+    return plots
+
+
+def _first_confirmed(plots: list[Measurement], cat: SensorCatalogue) -> float | None:
+    tracker = Tracker(cat)
+    ups = tracker.process(plots)
+    return min((u.t for u in ups if u.status == "confirmed"), default=None)
+
+
+def test_two_satellites_confirm_a_booster_at_the_third_plot() -> None:
+    """Seen from two satellites the booster is confirmed by its third plot; seen by one
+    it takes the full M of N (four plots)."""
+    cat = _slv_infrared()
+    frames = _frames(cat, 50.0, 70.0)
+    plots = _booster_plots(cat, frames, np.random.default_rng(3))
+    times = sorted(m.t for m in plots)
+    assert _first_confirmed(plots, cat) == times[2]  # 50.0 (GEO1), 50.03 (GEO2), 52.0
+    one = [m for m in plots if m.sensor == cat.sensors[0].id]
+    assert _first_confirmed(one, cat) == sorted(m.t for m in one)[3]
+
+
+def test_infrared_false_alarms_from_two_satellites_never_confirm() -> None:
+    """Clutter drawn as the sensor model draws it (uniform over the Earth's disc), 20
+    times the shipped rate, in frames taken at the same moment by both satellites: pairs
+    of false plots may pass each other's gate, but none gets the third hit."""
+    cat = _slv_infrared()
+    rng = np.random.default_rng(11)
+    plots: list[Measurement] = []
+    for t, s in _frames(cat, 0.0, 1200.0):
+        sat = np.asarray(s.ecef_m)
+        for los in earth_disc_los(sat, rng.poisson(20 * s.false_alarms_per_scan), rng):
+            plots.append(
+                InfraredMeasurement(
+                    id=f"c{len(plots)}", t=t, sensor=s.id, los=vec3(los), sensor_ecef_m=s.ecef_m
+                )
+            )
+    assert len(plots) > 1500
+    tracker = Tracker(cat)
+    updates = tracker.process(plots) + tracker.finish()
+    assert not [u for u in updates if u.status == "confirmed"]
+    seen_by: dict[str, set[str | None]] = {}
+    for u in updates:
+        seen_by.setdefault(u.track_id, set()).add(u.sensor_id)
+    stereo = [k for k, v in seen_by.items() if len(v - {None}) == 2]
+    assert stereo  # false pairs did pass the gate: the stereo rule was put to the test

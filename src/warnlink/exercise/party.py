@@ -97,6 +97,7 @@ class Party:
         if self.node is not None and plan.consult is not None:
             self.consult = PartyConsultation(plan, self.node, self.tell)
         self.firsts: set[str] = set()
+        self.confirmed: set[str] = set()  # own tracks confirmed and not deleted
         self.counts = {"own": 0, "fused": 0, "received": 0, "published": 0, "alerts": 0}
         self.granted = plan.t_start  # scenario time the supervisor has let pass
         self._grant = asyncio.Event()
@@ -145,22 +146,43 @@ class Party:
                 self._grant.set()
 
     async def feed(self) -> None:
+        """Own scans through the tracker in scenario time. Updates are batched for at most
+        BATCH_S (the batch goes out when that time has come, not with the next scan, which
+        may be seconds away); a track's first confirmation goes out at once, since a
+        public warning may wait on it."""
         pending: list[TrackUpdate] = []
         for scan in self.scans:
             t = scan[0].t
             if t > self.plan.t_end:
                 break
-            await self.until(t)
-            await asyncio.sleep(0)  # between scans, the link to the hub is served
             if pending and t - pending[0].t >= BATCH_S:
+                await self.until(pending[0].t + BATCH_S)
                 self.flush(pending)
                 pending = []
+            await self.until(t)
+            await asyncio.sleep(0)  # between scans, the link to the hub is served
             self.last_scan_wall = time.time()
             c0 = time.process_time()
-            pending.extend(self.tracker.process(scan))
+            updates = self.tracker.process(scan)
             self.cpu_s += time.process_time() - c0
+            pending.extend(updates)
+            if self._newly_confirmed(updates):
+                self.flush(pending)
+                pending = []
         pending.extend(self.tracker.finish())
         self.flush(pending)
+
+    def _newly_confirmed(self, updates: Sequence[TrackUpdate]) -> bool:
+        """Whether a track was confirmed for the first time (confirmed ids are kept until
+        their deletion)."""
+        new = False
+        for u in updates:
+            if u.status == "deleted":
+                self.confirmed.discard(u.track_id)
+            elif u.status == "confirmed" and u.track_id not in self.confirmed:
+                self.confirmed.add(u.track_id)
+                new = True
+        return new
 
     def flush(self, updates: list[TrackUpdate]) -> None:
         if not updates:
@@ -242,9 +264,11 @@ class Party:
         if not report.deleted:
             self.event("report", f"first report from {env.origin}", f"report-{env.origin}")
         c0 = time.process_time()
+        new = (report.party, report.track) not in self.fuser.reports
         self.fuser.add(report)
         self.cpu_s += time.process_time() - c0
-        if self.granted - self.last_picture >= PICTURE_S:
+        # a partner's track new to the picture may be a launch: no waiting for the cadence
+        if self.granted - self.last_picture >= PICTURE_S or (new and not report.deleted):
             self.picture()
 
     async def links(self) -> None:

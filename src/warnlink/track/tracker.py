@@ -195,6 +195,8 @@ class Tracker:
             for r in act[rows].tolist():
                 if kind not in tab.sources[r]:
                     tab.sources[r] = tab.sources[r] | {kind}
+                if kind == "infrared" and scan.sensor.id not in tab.infrared[r]:
+                    tab.infrared[r] = tab.infrared[r] | {scan.sensor.id}
             tab.last_boost[act[mu[:, 0] > 0.5]] = t
             if cfg.class_priors:
                 update_priors(tab, act, t, cfg)
@@ -291,11 +293,15 @@ class Tracker:
             x, P = radar_initial(
                 cfg, scan.t, (s.lat_deg, s.lon_deg), np.asarray(s.ecef_m), sig, scan.z[c]
             )
-            return self.table.add(scan.t, x, P, cfg.radar_init_boost_probability, "radar", parent)
+            return self.table.add(
+                scan.t, x, P, cfg.radar_init_boost_probability, "radar", s.id, parent
+            )
         init = infrared_initial(cfg, scan.t, np.asarray(s.ecef_m), scan.z[c], s.los_sigma_rad)
         if init is None:
             return None
-        return self.table.add(scan.t, *init, cfg.ir_init_boost_probability, "infrared", parent)
+        return self.table.add(
+            scan.t, *init, cfg.ir_init_boost_probability, "infrared", s.id, parent
+        )
 
     def _updates(
         self,
