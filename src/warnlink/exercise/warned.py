@@ -53,6 +53,19 @@ def _active_spans(records: list[AlertRecord], t_end: float) -> dict[str, list[Sp
     return spans
 
 
+def _union_length(spans: list[tuple[float, float]]) -> float | None:
+    """Seconds covered by the spans, each counted once: two threads of one threat may
+    warn a region at the same time, and the public was warned once. None if no spans."""
+    if not spans:
+        return None
+    total, end = 0.0, -np.inf
+    for since, until in sorted(spans):
+        if until > end:
+            total += until - max(since, end)
+            end = until
+    return total
+
+
 def _party(
     plan: PartyPlan, records: list[AlertRecord], truth: Truth, t_end: float
 ) -> dict[str, Any]:
@@ -82,10 +95,10 @@ def _party(
     for region, ss in spans.items():
         if region in risky:
             continue
-        for since, until, stage in ss:
-            kind = "specific" if stage in SPECIFIC else "launch"
-            over.setdefault(kind, {})
-            over[kind][region] = round(over[kind].get(region, 0.0) + until - since, 1)
+        for kind, stages in (("launch", ("launch",)), ("specific", SPECIFIC)):
+            covered = _union_length([(a, b) for a, b, stage in ss if stage in stages])
+            if covered is not None:
+                over.setdefault(kind, {})[region] = round(covered, 1)
     alerts = [r for r in records if r.msg_type == "Alert"]
     # an estimate's change, not time passing: regions added, lifted or their reason changed
     corrections = [
