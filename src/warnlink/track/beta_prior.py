@@ -145,24 +145,24 @@ def update_priors(tab: TrackTable, rows: NDArray[np.intp], t: float, cfg: Tracke
         for row, c in zip(new.tolist(), classify(xc[:, POS], xc[:, VEL]).tolist(), strict=True):
             _replace(tab, row, initial, undecided(CLASSES[c].rv))
             tab.beta_class[row], tab.beta_prior[row] = c, CLASS_PRIOR
-    if not np.any(tab.beta_prior[live] == CLASS_PRIOR):
+    cand = np.flatnonzero(tab.beta_prior[live] == CLASS_PRIOR)  # undecided: RV or stage?
+    if not cand.size:
         return
     xc, Pc = imm.combine(tab.x[live], tab.P[live], tab.mu[live])
-    dr = xc[None, :, POS] - xc[:, None, POS]  # (i, j): j's position relative to i's
-    dv = xc[None, :, VEL] - xc[:, None, VEL]
+    dr = xc[None, :, POS] - xc[cand, None, POS]  # (i, j): live j relative to candidate i
+    dv = xc[None, :, VEL] - xc[cand, None, VEL]
     near = (np.linalg.norm(dr, axis=-1) < cfg.rv_gate_m) & (
         np.linalg.norm(dv, axis=-1) < cfg.rv_gate_mps
     )
-    np.fill_diagonal(near, False)
-    u = xc[:, VEL] / np.linalg.norm(xc[:, VEL], axis=1, keepdims=True)
+    near[np.arange(cand.size), cand] = False
+    u = xc[cand, VEL] / np.linalg.norm(xc[cand, VEL], axis=1, keepdims=True)
     along = np.einsum("ijd,id->ij", dr, u)  # > 0: j ahead of i
-    var_i = np.einsum("id,ide,ie->i", u, Pc[:, POS, POS], u)
+    var_i = np.einsum("id,ide,ie->i", u, Pc[cand][:, POS, POS], u)
     var_j = np.einsum("id,jde,ie->ij", u, Pc[:, POS, POS], u)
     margin = cfg.rv_ahead_sigmas * np.sqrt(var_i[:, None] + var_j)
     behind = near & (along > margin)  # some neighbour measurably ahead: not the RV
     ahead = near & (along < -margin)
-    for i in np.flatnonzero(tab.beta_prior[live] == CLASS_PRIOR).tolist():
-        row = int(live[i])
+    for i, row in enumerate(live[cand].tolist()):
         undecided_prior = undecided(CLASSES[tab.beta_class[row]].rv)
         if behind[i].any():
             _replace(tab, row, undecided_prior, STAGE)

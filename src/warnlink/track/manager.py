@@ -168,7 +168,8 @@ class TrackTable:
         self.last_boost = np.zeros(0)  # last time the boost model was the more probable
         self.ids: list[str] = []
         self.sources: list[frozenset[str]] = []
-        self.infrared: list[frozenset[str]] = []  # infrared sensors whose plots it took
+        self.first_ir: list[str | None] = []  # the infrared sensor of its first IR plot
+        self.stereo = np.zeros(0, bool)  # a second infrared sensor's plot too
         self.parent: list[str | None] = []  # boosting track whose gate held the first plot
         self.beta_prior = np.zeros(0, np.int8)  # INITIAL_PRIOR ... STAGE_PRIOR
         self.beta_class = np.zeros(0, np.int8)  # index into beta_prior.CLASSES once classed
@@ -204,7 +205,8 @@ class TrackTable:
         self.beta_class = np.append(self.beta_class, np.int8(0))
         self.ids.append(f"T{self._next}")
         self.sources.append(frozenset([source]))
-        self.infrared.append(frozenset([sensor] if source == "infrared" else []))
+        self.first_ir.append(sensor if source == "infrared" else None)
+        self.stereo = np.append(self.stereo, False)
         self.parent.append(parent)
         self._next += 1
         return len(self.ids) - 1
@@ -217,8 +219,7 @@ class TrackTable:
         self.n_opp[rows] += 1
         self.misses[rows] = np.where(hit, 0, self.misses[rows] + 1)
         hits = np.bitwise_count(self.history[rows])
-        stereo = np.array([len(self.infrared[r]) >= 2 for r in rows.tolist()], bool)
-        need = np.where(stereo, cfg.confirm_stereo_m, cfg.confirm_m)
+        need = np.where(self.stereo[rows], cfg.confirm_stereo_m, cfg.confirm_m)
         confirm = (self.status[rows] == TENTATIVE) & (hits >= need)
         self.status[rows[confirm]] = CONFIRMED
 
@@ -248,9 +249,10 @@ class TrackTable:
             setattr(self, name, getattr(self, name)[keep])
         self.t_first, self.last_boost = self.t_first[keep], self.last_boost[keep]
         self.beta_prior, self.beta_class = self.beta_prior[keep], self.beta_class[keep]
+        self.stereo = self.stereo[keep]
         self.ids = [i for i, k in zip(self.ids, keep, strict=True) if k]
         self.sources = [s for s, k in zip(self.sources, keep, strict=True) if k]
-        self.infrared = [s for s, k in zip(self.infrared, keep, strict=True) if k]
+        self.first_ir = [s for s, k in zip(self.first_ir, keep, strict=True) if k]
         self.parent = [p for p, k in zip(self.parent, keep, strict=True) if k]
 
     def hand_over(self, t: float, window_s: float) -> None:

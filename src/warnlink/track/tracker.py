@@ -195,8 +195,11 @@ class Tracker:
             for r in act[rows].tolist():
                 if kind not in tab.sources[r]:
                     tab.sources[r] = tab.sources[r] | {kind}
-                if kind == "infrared" and scan.sensor.id not in tab.infrared[r]:
-                    tab.infrared[r] = tab.infrared[r] | {scan.sensor.id}
+                if kind == "infrared":
+                    if tab.first_ir[r] is None:
+                        tab.first_ir[r] = scan.sensor.id
+                    elif tab.first_ir[r] != scan.sensor.id:
+                        tab.stereo[r] = True
             tab.last_boost[act[mu[:, 0] > 0.5]] = t
             if cfg.class_priors:
                 update_priors(tab, act, t, cfg)
