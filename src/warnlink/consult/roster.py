@@ -169,20 +169,24 @@ def check_holders(holders: Holders, roster: Roster, signed: SignedRoster) -> Non
 def sign_roster(roster: Roster, signer: SignerLike) -> SignedRoster:
     """The party's signed roster; the signer must be that party."""
     _check(roster)
-    if signer.party != roster.party:
-        raise RosterError(f"{signer.party} cannot sign the roster of {roster.party}")
-    data = _encoder.encode(roster)
-    return SignedRoster(data, key_id_of(signer.public_key), signer.sign(ROSTER_CONTEXT + data))
+    return SignedRoster(*_sign(roster, "roster", ROSTER_CONTEXT, signer))
 
 
 def sign_holders(holders: Holders, signed: SignedRoster, signer: SignerLike) -> SignedHolders:
     """Who holds the devices of `signed` (the party's own roster), signed by the party."""
     roster = _roster_decoder.decode(signed.roster)
     check_holders(holders, roster, signed)
-    if signer.party != holders.party:
-        raise RosterError(f"{signer.party} cannot sign the holders of {holders.party}")
-    data = _encoder.encode(holders)
-    return SignedHolders(data, key_id_of(signer.public_key), signer.sign(HOLDERS_CONTEXT + data))
+    return SignedHolders(*_sign(holders, "holders", HOLDERS_CONTEXT, signer))
+
+
+def _sign(
+    value: Roster | Holders, what: str, context: bytes, signer: SignerLike
+) -> tuple[bytes, bytes, bytes]:
+    """Canonical bytes, key id and signature of a value only its own party may sign."""
+    if signer.party != value.party:
+        raise RosterError(f"{signer.party} cannot sign the {what} of {value.party}")
+    data = _encoder.encode(value)
+    return data, key_id_of(signer.public_key), signer.sign(context + data)
 
 
 def _open(
