@@ -117,6 +117,13 @@ def _segment_table() -> tuple[F64, F64]:
 _BREAKS_Z, _SEGMENTS = _segment_table()
 
 
+def density_segments() -> tuple[F64, F64]:
+    """density()'s breaks (n,) and segment coefficients (n + 1, 6) [a, b, c, e, base, g],
+    one row a segment: for the tracker's compiled flight model, so that one table serves
+    both (copies; density itself keeps its own)."""
+    return _BREAKS_Z.copy(), np.ascontiguousarray(_SEGMENTS.T)
+
+
 def density(z_m: ArrayLike) -> F64:
     """Air density (kg/m^3) at geometric heights z_m (m), any shape.
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
-from warnlink.geo.frames import A_WGS84, E2_WGS84, OMEGA_EARTH
-from warnlink.physics.dynamics import FULL_PHYSICS, drag_acceleration
-from warnlink.physics.gravity import gravity
-from warnlink.track.state import ACC, LOG_K, N_STATE, POS, VEL
+from warnlink.geo.frames import A_WGS84, E2_WGS84, GM_EARTH, J2_EARTH, OMEGA_EARTH
+from warnlink.physics.atmosphere import density_segments
+from warnlink.track.state import LOG_K, N_STATE, POS, VEL
 
 F64 = NDArray[np.float64]
 
@@ -53,97 +53,127 @@ class ProcessNoise:
 _R_TOP2 = (A_WGS84 + DRAG_TOP_M) ** 2
 _LN_K_MAX = float(np.log(K_MAX))
 _FLATTENING_C = E2_WGS84 / (1.0 - E2_WGS84)
-_ROW_OFFSETS = np.arange(3)[:, None]
+_J2_FACTOR = 1.5 * J2_EARTH * A_WGS84 * A_WGS84
+_DENSITY_BREAKS, _DENSITY_SEGMENTS = density_segments()
+
+# The flight model is compiled (numba): a scan's few hundred sigma points need ~4 stages
+# a step, and in numpy each stage is dozens of calls on small arrays, which is what cost.
+# The formulas are those of warnlink.physics (gravity, drag_acceleration, density) for one
+# row; tests/track/test_kernels_speed_equivalence.py holds them to those to round-off.
+
+
+@njit(cache=True)
+def _density(z: float) -> float:
+    """warnlink.physics.atmosphere.density of one height, on the same segment table."""
+    z = min(max(z, -5000.0), 1e300)
+    i = np.searchsorted(_DENSITY_BREAKS, z, side="right")
+    seg = _DENSITY_SEGMENTS[i]  # a, b, c, e, base, g
+    s = z / (1.0 + seg[5] * z) - seg[4]
+    return math.exp(seg[0] + seg[1] * math.log1p(seg[2] * s) + seg[3] * s)
+
+
+@njit(cache=True)
+def _rates(y: F64, thrust_acc: F64, k: float, out: F64) -> None:
+    """d/dt of one row y = [r, v] (6,) into out (6,): gravity (J2) + thrust_acc (3,) +
+    drag with k = Cd·A/m below DRAG_TOP_M (geocentric test, cheap; above, drag is under
+    1e-3 m/s^2 and far inside the process noise), bounded by DRAG_MAX."""
+    rx, ry, rz, vx, vy, vz = y[0], y[1], y[2], y[3], y[4], y[5]
+    z2 = rz * rz
+    r2 = rx * rx + ry * ry + z2
+    a = -GM_EARTH / (r2 * math.sqrt(r2))
+    j = _J2_FACTOR / r2
+    zz5 = 5.0 * (z2 / r2)
+    f_xy = a * (1.0 + j * (1.0 - zz5))
+    ax = rx * f_xy + thrust_acc[0]
+    ay = ry * f_xy + thrust_acc[1]
+    az = rz * (a * (1.0 + j * (3.0 - zz5))) + thrust_acc[2]
+    if r2 < _R_TOP2:
+        # height: |r| minus the ellipsoid radius at the geocentric latitude, within a
+        # metre of the geodetic height below 150 km, at a fraction of its cost; the
+        # radius a sqrt((1 - e2) / (1 - e2 cos^2)) written as a / sqrt(1 + e2 sin^2 / (1 - e2))
+        h = math.sqrt(r2) - A_WGS84 / math.sqrt(1.0 + _FLATTENING_C * (z2 / r2))
+        wx, wy, wz = vx + OMEGA_EARTH * ry, vy - OMEGA_EARTH * rx, vz  # air-relative
+        f = -0.5 * _density(h) * k * math.sqrt(wx * wx + wy * wy + wz * wz)
+        dx, dy, dz = f * wx, f * wy, f * wz
+        scale = min(1.0, DRAG_MAX / max(math.sqrt(dx * dx + dy * dy + dz * dz), 1e-12))
+        ax += dx * scale
+        ay += dy * scale
+        az += dz * scale
+    out[0], out[1], out[2], out[3], out[4], out[5] = vx, vy, vz, ax, ay, az
+
+
+@njit(cache=True)
+def _fixed(x: F64, thrust: F64) -> tuple[F64, F64]:
+    """Thrust accelerations (m, 3) (thrust (m,) 1 where it acts) and k = Cd·A/m (m,),
+    capped at K_MAX (before exp too, so far-out sigma points cannot overflow)."""
+    m = x.shape[0]
+    acc, k = np.empty((m, 3)), np.empty(m)
+    for i in range(m):
+        acc[i] = thrust[i] * x[i, 6:9]  # ACC
+        k[i] = min(math.exp(min(x[i, LOG_K], _LN_K_MAX)), K_MAX)
+    return acc, k
+
+
+@njit(cache=True)
+def _derivative(x: F64, thrust: F64) -> F64:
+    acc, k = _fixed(x, thrust)
+    out = np.zeros_like(x)
+    for i in range(x.shape[0]):
+        _rates(x[i, :6], acc[i], k[i], out[i, :6])
+    return out
 
 
 def derivative(x: F64, thrust: F64) -> F64:
-    """dx/dt of states (m, 10); thrust (m,) is 1 where the thrust term acts, else 0.
-
-    Drag is evaluated only below DRAG_TOP_M (geocentric test, cheap), where it matters:
-    above, it is under 1e-3 m/s^2 and far inside the process noise.
-    """
-    out = np.zeros_like(x)
-    out[:, POS] = x[:, VEL]
-    out[:, VEL] = _acceleration(x[:, :6].T, (thrust[:, None] * x[:, ACC]).T, _inverse_beta(x)).T
+    """dx/dt of states (m, 10); thrust (m,) is 1 where the thrust term acts, else 0."""
+    out: F64 = _derivative(x, thrust)
     return out
 
 
-def _inverse_beta(x: F64) -> F64:
-    """k = Cd·A/m (m,) of states (m, 10), capped at K_MAX (the cap applied before exp too,
-    so that far-out sigma points well above the air cannot overflow)."""
-    out: F64 = np.minimum(np.exp(np.minimum(x[:, LOG_K], _LN_K_MAX)), K_MAX)
-    return out
-
-
-def _acceleration(y: F64, thrust_acc: F64, k: F64) -> F64:
-    """Acceleration (3, m) of position and velocity rows y (6, m), with the thrust
-    acceleration (3, m) and k (m,) held fixed over a step.
-
-    One row per component keeps every numpy call a contiguous pass over the batch, and
-    the fixed terms are prepared once per propagation, not once per stage: the tracker's
-    batches are small, so the number of numpy calls is what costs.
-    """
-    r, m = y[:3], y.shape[1]
-    acc = np.add(gravity(r.T).T, thrust_acc, out=np.empty((3, m)))
-    r2 = r[0] * r[0] + r[1] * r[1] + r[2] * r[2]
-    low = (r2 < _R_TOP2).nonzero()[0]
-    if low.size:
-        part = low.size < m
-        yl, r2l, kl = (np.take(y, low, axis=1), r2[low], k[low]) if part else (y, r2, k)
-        drag = drag_acceleration(yl[:3].T, yl[3:].T, _height(yl[2], r2l), kl, FULL_PHYSICS).T
-        size = np.sqrt(drag[0] * drag[0] + drag[1] * drag[1] + drag[2] * drag[2])
-        drag = drag * np.minimum(1.0, DRAG_MAX / np.maximum(size, 1e-12))
-        if part:  # flat indices: much cheaper than fancy indexing along the second axis
-            flat, idx = acc.reshape(-1), low + _ROW_OFFSETS * m
-            flat[idx] += drag
+@njit(cache=True)
+def _integrate(x: F64, dt: F64, thrust: F64, n_sub: int) -> F64:
+    """propagate's steps, row by row: n_sub = 0 is one midpoint step."""
+    acc, k = _fixed(x, thrust)
+    out = x.copy()
+    y, yt = np.empty(6), np.empty(6)
+    k1, k2, k3, k4 = np.empty(6), np.empty(6), np.empty(6), np.empty(6)
+    for i in range(x.shape[0]):
+        y[:] = x[i, :6]
+        if n_sub == 0:
+            h = dt[i]
+            _rates(y, acc[i], k[i], k1)
+            for c in range(6):
+                yt[c] = y[c] + 0.5 * h * k1[c]
+            _rates(yt, acc[i], k[i], k2)
+            for c in range(6):
+                y[c] += h * k2[c]
         else:
-            acc += drag
-    return acc
-
-
-def _height(z: F64, r2: F64) -> F64:
-    """Height above WGS84 as |r| minus the ellipsoid radius at the geocentric latitude,
-    from z and r2 = |r|^2 of positions (m,).
-
-    Within a metre of the geodetic height below 150 km (the error is second order in the
-    small angle between the geocentric and geodetic verticals), at a tenth of the cost of
-    warnlink.geo.frames.ecef_to_geodetic; used only for the air density in drag. The
-    radius a sqrt((1 - e2) / (1 - e2 cos^2)) is written as a / sqrt(1 + e2 sin^2 / (1 - e2)).
-    """
-    out: F64 = np.sqrt(r2) - A_WGS84 / np.sqrt(1.0 + _FLATTENING_C * (z * z / r2))
+            h = dt[i] / n_sub
+            half, sixth = 0.5 * h, h / 6.0
+            for _ in range(n_sub):
+                _rates(y, acc[i], k[i], k1)
+                for c in range(6):
+                    yt[c] = y[c] + half * k1[c]
+                _rates(yt, acc[i], k[i], k2)
+                for c in range(6):
+                    yt[c] = y[c] + half * k2[c]
+                _rates(yt, acc[i], k[i], k3)
+                for c in range(6):
+                    yt[c] = y[c] + h * k3[c]
+                _rates(yt, acc[i], k[i], k4)
+                for c in range(6):
+                    y[c] += sixth * (k1[c] + 2.0 * k2[c] + 2.0 * k3[c] + k4[c])
+        out[i, :6] = y
     return out
 
 
 def propagate(x: F64, dt: F64, thrust: F64) -> F64:
     """Integrate states (m, 10) over their own dt (m,) in equal sub-steps: RK4 of at most
     MAX_STEP_S, or the midpoint rule for the short gaps between scans (<= SHORT_STEP_S),
-    whose error there is far below the process noise.
-
-    Only r and v move (thrust and k are constant within a prediction), so the stages work
-    on those six rows, transposed to (6, m), with the same arithmetic as on full states.
-    """
+    whose error there is far below the process noise. Thrust and k are constant within
+    a prediction; only r and v move."""
     span = float(np.abs(dt).max()) if dt.size else 0.0
-    y = x[:, :6].T.copy()
-    thrust_acc = (thrust[:, None] * x[:, ACC]).T
-    k = _inverse_beta(x)
-
-    def rates(y: F64) -> F64:
-        return np.concatenate((y[3:], _acceleration(y, thrust_acc, k)))
-
-    if span <= SHORT_STEP_S:
-        y = y + dt * rates(y + 0.5 * dt * rates(y))
-    else:
-        n_sub = max(1, int(np.ceil(span / MAX_STEP_S)))
-        h = dt / n_sub
-        half, sixth = 0.5 * h, h / 6.0
-        for _ in range(n_sub):
-            k1 = rates(y)
-            k2 = rates(y + half * k1)
-            k3 = rates(y + half * k2)
-            k4 = rates(y + h * k3)
-            y = y + sixth * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-    out = x.copy()
-    out[:, :6] = y.T
+    n_sub = 0 if span <= SHORT_STEP_S else max(1, math.ceil(span / MAX_STEP_S))
+    out: F64 = _integrate(np.ascontiguousarray(x, np.float64), dt, thrust, n_sub)
     return out
 
 
