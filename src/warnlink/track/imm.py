@@ -23,9 +23,8 @@ from warnlink.track.models import (
     N_MODELS,
     ProcessNoise,
     process_noise,
-    propagate,
 )
-from warnlink.track.state import ACC, LOG_K, N_STATE, POS
+from warnlink.track.state import ACC, LOG_K, POS
 
 F64 = NDArray[np.float64]
 THRUST_OFF_VAR = 1e-4  # (m/s^2)^2: the ballistic model's thrust is zero, this keeps P definite
@@ -122,10 +121,9 @@ def predict(
     # change it, and a walk there would only blur a coefficient no sensor can observe
     r2 = np.einsum("ni,ni->n", xs[:, POS], xs[:, POS])
     Q[r2 > (A_WGS84 + DRAG_TOP_M + AIR_MARGIN_M) ** 2, LOG_K, LOG_K] = 0.0
-    s = 2 * N_STATE + 1
-    thrust = np.zeros((nb + n) * s)
-    thrust[: nb * s] = 1.0
-    xm, Pm = ukf.predict(xs, Ps, Q, lambda X: propagate(X, np.repeat(dts, s), thrust))
+    thrust = np.zeros(nb + n)
+    thrust[:nb] = 1.0
+    xm, Pm = ukf.predict(xs, Ps, Q, dts, thrust)
     return _by_track(xm, boost), _by_track(Pm, boost), cbar
 
 

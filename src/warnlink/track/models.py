@@ -103,23 +103,45 @@ def _rates(y: F64, thrust_acc: F64, k: float, out: F64) -> None:
 
 
 @njit(cache=True)
-def _fixed(x: F64, thrust: F64) -> tuple[F64, F64]:
-    """Thrust accelerations (m, 3) (thrust (m,) 1 where it acts) and k = Cd·A/m (m,),
-    capped at K_MAX (before exp too, so far-out sigma points cannot overflow)."""
-    m = x.shape[0]
-    acc, k = np.empty((m, 3)), np.empty(m)
-    for i in range(m):
-        acc[i] = thrust[i] * x[i, 6:9]  # ACC
-        k[i] = min(math.exp(min(x[i, LOG_K], _LN_K_MAX)), K_MAX)
-    return acc, k
+def step(x: F64, thrust: float, dt: float, n_sub: int, work: F64) -> None:
+    """Move one state x (10,) over dt in place (r and v; thrust and k are constant within
+    a prediction): n_sub RK4 steps, or one midpoint step if n_sub is 0. thrust is 1 where
+    the thrust term acts; work (5, 6) is scratch space."""
+    acc = thrust * x[6:9]  # ACC
+    k = min(math.exp(min(x[LOG_K], _LN_K_MAX)), K_MAX)  # capped before exp: no overflow
+    y, k1, k2, k3, k4 = x[:6], work[0], work[1], work[2], work[3]
+    yt = work[4]
+    if n_sub == 0:
+        _rates(y, acc, k, k1)
+        for c in range(6):
+            yt[c] = y[c] + 0.5 * dt * k1[c]
+        _rates(yt, acc, k, k2)
+        for c in range(6):
+            y[c] += dt * k2[c]
+        return
+    h = dt / n_sub
+    half, sixth = 0.5 * h, h / 6.0
+    for _ in range(n_sub):
+        _rates(y, acc, k, k1)
+        for c in range(6):
+            yt[c] = y[c] + half * k1[c]
+        _rates(yt, acc, k, k2)
+        for c in range(6):
+            yt[c] = y[c] + half * k2[c]
+        _rates(yt, acc, k, k3)
+        for c in range(6):
+            yt[c] = y[c] + h * k3[c]
+        _rates(yt, acc, k, k4)
+        for c in range(6):
+            y[c] += sixth * (k1[c] + 2.0 * k2[c] + 2.0 * k3[c] + k4[c])
 
 
 @njit(cache=True)
 def _derivative(x: F64, thrust: F64) -> F64:
-    acc, k = _fixed(x, thrust)
     out = np.zeros_like(x)
     for i in range(x.shape[0]):
-        _rates(x[i, :6], acc[i], k[i], out[i, :6])
+        k = min(math.exp(min(x[i, LOG_K], _LN_K_MAX)), K_MAX)
+        _rates(x[i, :6], thrust[i] * x[i, 6:9], k, out[i, :6])
     return out
 
 
@@ -129,51 +151,26 @@ def derivative(x: F64, thrust: F64) -> F64:
     return out
 
 
+def substeps(dt: F64) -> int:
+    """RK4 steps of at most MAX_STEP_S over the longest of dt, or 0: the midpoint rule,
+    for the short gaps between scans (<= SHORT_STEP_S), whose error there is far below
+    the process noise."""
+    span = float(np.abs(dt).max()) if dt.size else 0.0
+    return 0 if span <= SHORT_STEP_S else max(1, math.ceil(span / MAX_STEP_S))
+
+
 @njit(cache=True)
 def _integrate(x: F64, dt: F64, thrust: F64, n_sub: int) -> F64:
-    """propagate's steps, row by row: n_sub = 0 is one midpoint step."""
-    acc, k = _fixed(x, thrust)
     out = x.copy()
-    y, yt = np.empty(6), np.empty(6)
-    k1, k2, k3, k4 = np.empty(6), np.empty(6), np.empty(6), np.empty(6)
+    work = np.empty((5, 6))
     for i in range(x.shape[0]):
-        y[:] = x[i, :6]
-        if n_sub == 0:
-            h = dt[i]
-            _rates(y, acc[i], k[i], k1)
-            for c in range(6):
-                yt[c] = y[c] + 0.5 * h * k1[c]
-            _rates(yt, acc[i], k[i], k2)
-            for c in range(6):
-                y[c] += h * k2[c]
-        else:
-            h = dt[i] / n_sub
-            half, sixth = 0.5 * h, h / 6.0
-            for _ in range(n_sub):
-                _rates(y, acc[i], k[i], k1)
-                for c in range(6):
-                    yt[c] = y[c] + half * k1[c]
-                _rates(yt, acc[i], k[i], k2)
-                for c in range(6):
-                    yt[c] = y[c] + half * k2[c]
-                _rates(yt, acc[i], k[i], k3)
-                for c in range(6):
-                    yt[c] = y[c] + h * k3[c]
-                _rates(yt, acc[i], k[i], k4)
-                for c in range(6):
-                    y[c] += sixth * (k1[c] + 2.0 * k2[c] + 2.0 * k3[c] + k4[c])
-        out[i, :6] = y
+        step(out[i], thrust[i], dt[i], n_sub, work)
     return out
 
 
 def propagate(x: F64, dt: F64, thrust: F64) -> F64:
-    """Integrate states (m, 10) over their own dt (m,) in equal sub-steps: RK4 of at most
-    MAX_STEP_S, or the midpoint rule for the short gaps between scans (<= SHORT_STEP_S),
-    whose error there is far below the process noise. Thrust and k are constant within
-    a prediction; only r and v move."""
-    span = float(np.abs(dt).max()) if dt.size else 0.0
-    n_sub = 0 if span <= SHORT_STEP_S else max(1, math.ceil(span / MAX_STEP_S))
-    out: F64 = _integrate(np.ascontiguousarray(x, np.float64), dt, thrust, n_sub)
+    """Integrate states (m, 10) over their own dt (m,) in substeps(dt) equal steps."""
+    out: F64 = _integrate(np.ascontiguousarray(x, np.float64), dt, thrust, substeps(dt))
     return out
 
 

@@ -7,11 +7,13 @@ of Julier with kappa = 1 (positive centre weight, so covariances stay positive).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
+
+from warnlink.track import models
 
 F64 = NDArray[np.float64]
 KAPPA = 1.0
@@ -70,13 +72,45 @@ def weighted_outer(A: F64, B: F64) -> F64:
     return out
 
 
-def predict(x: F64, P: F64, Q: F64, step: Callable[[F64], F64]) -> tuple[F64, F64]:
-    """Time update: step maps flattened sigma points (n*s, d) to their predicted values."""
-    X = sigma_points(x, P)
-    n, s, d = X.shape
-    Xp = step(X.reshape(n * s, d)).reshape(n, s, d)
-    mean, dev = moments(Xp)
-    return mean, weighted_outer(dev, dev) + Q
+def predict(x: F64, P: F64, Q: F64, dt: F64, thrust: F64) -> tuple[F64, F64]:
+    """Time update of filters (n, 10) through the flight model (warnlink.track.models)
+    over their own dt (n,); thrust (n,) is 1 for a boost model, 0 for a ballistic one."""
+    w0, wi, c = weights(x.shape[-1])
+    L = cholesky(P)
+    mean, cov = _flight_moments(x, L, c, w0, wi, dt, thrust, models.substeps(dt))
+    return mean, cov + Q
+
+
+@njit(cache=True)
+def _flight_moments(
+    x: F64, L: F64, c: float, w0: float, wi: float, dt: F64, thrust: F64, n_sub: int
+) -> tuple[F64, F64]:
+    """sigma_points, models.propagate, moments and weighted_outer in one compiled pass,
+    filter by filter: in numpy each is several calls on small arrays, which is what cost."""
+    n, d = x.shape
+    mean, cov = np.empty((n, d)), np.empty((n, d, d))
+    Y, work = np.empty((2 * d + 1, d)), np.empty((5, 6))
+    for i in range(n):
+        Y[0] = x[i]
+        for j in range(d):  # column j of c L: the j-th offset
+            for e in range(d):
+                Y[1 + j, e] = x[i, e] + c * L[i, e, j]
+                Y[1 + d + j, e] = x[i, e] - c * L[i, e, j]
+        for p in range(2 * d + 1):
+            models.step(Y[p], thrust[i], dt[i], n_sub, work)
+        for e in range(d):
+            total = 0.0
+            for p in range(1, 2 * d + 1):
+                total += Y[p, e]
+            mean[i, e] = w0 * Y[0, e] + wi * total
+        Y -= mean[i]
+        for a in range(d):
+            for b in range(a + 1):
+                total = 0.0
+                for p in range(1, 2 * d + 1):
+                    total += Y[p, a] * Y[p, b]
+                cov[i, a, b] = cov[i, b, a] = w0 * Y[0, a] * Y[0, b] + wi * total
+    return mean, cov
 
 
 def measurement_moments(X: F64, Z: F64) -> tuple[F64, F64, F64]:
