@@ -18,9 +18,10 @@ def test_sigma_points_carry_mean_and_covariance() -> None:
     rng = np.random.default_rng(0)
     x, P = rng.normal(size=(3, 10)), _random_cov(rng, 3, 10)
     X = ukf.sigma_points(x, P)
-    mean, dev = ukf.moments(X)
+    mean, cov, cross = ukf.measurement_moments(X, X)  # the identity as the measurement
     assert np.allclose(mean, x)
-    assert np.allclose(ukf.weighted_outer(dev, dev), P)
+    assert np.allclose(cov, P)
+    assert np.allclose(cross, P)
 
 
 def test_linear_update_equals_the_kalman_filter() -> None:

@@ -245,17 +245,37 @@ def radar_h(x: F64, t: float, site: F64, basis: F64, range_rate: bool) -> F64:
 
     basis: rows east, north, up of the site (enu_basis); az in (-pi, pi] (callers wrap).
     """
-    r, v = to_ecef(x, t)
-    enu = (r - site) @ basis.T
-    e, n, u = enu[:, 0], enu[:, 1], enu[:, 2]
-    out = np.empty((enu.shape[0], 4 if range_rate else 3))
-    horiz = np.hypot(e, n)
-    rng = np.hypot(horiz, u, out=out[:, 0])
-    np.arctan2(e, n, out=out[:, 1])
-    np.arctan2(u, horiz, out=out[:, 2])
-    if range_rate:
-        w = v @ basis.T
-        np.divide(e * w[:, 0] + n * w[:, 1] + u * w[:, 2], rng, out=out[:, 3])
+    a = -OMEGA_EARTH * float(t)  # the rotation of eci_to_ecef_t
+    out: F64 = _radar_h(x, math.cos(a), math.sin(a), site, basis, 4 if range_rate else 3)
+    return out
+
+
+@njit(cache=True)
+def _radar_h(x: F64, c: float, s: float, site: F64, basis: F64, m: int) -> F64:
+    """radar_h row by row (compiled: the tracker calls it on every sigma point of a scan),
+    with cos and sin of the ECI-to-ECEF rotation angle; m = 4 adds the range rate."""
+    out = np.empty((x.shape[0], m))
+    r, v, enu = np.empty(3), np.empty(3), np.empty(3)
+    for i in range(x.shape[0]):
+        r[0], r[1], r[2] = c * x[i, 0] - s * x[i, 1], s * x[i, 0] + c * x[i, 1], x[i, 2]
+        v[0], v[1], v[2] = c * x[i, 3] - s * x[i, 4], s * x[i, 3] + c * x[i, 4], x[i, 5]
+        v[0] += OMEGA_EARTH * r[1]  # Earth-relative: minus omega x r
+        v[1] -= OMEGA_EARTH * r[0]
+        for k in range(3):
+            enu[k] = (
+                (r[0] - site[0]) * basis[k, 0]
+                + (r[1] - site[1]) * basis[k, 1]
+                + (r[2] - site[2]) * basis[k, 2]
+            )
+        e, n, u = enu[0], enu[1], enu[2]
+        horiz = math.hypot(e, n)
+        rng = math.hypot(horiz, u)
+        out[i, 0], out[i, 1], out[i, 2] = rng, math.atan2(e, n), math.atan2(u, horiz)
+        if m == 4:
+            rate = 0.0
+            for k in range(3):
+                rate += enu[k] * (v[0] * basis[k, 0] + v[1] * basis[k, 1] + v[2] * basis[k, 2])
+            out[i, 3] = rate / rng
     return out
 
 

@@ -25,16 +25,6 @@ def weights(d: int) -> tuple[float, float, float]:
     return KAPPA / (d + KAPPA), 0.5 / (d + KAPPA), float(np.sqrt(d + KAPPA))
 
 
-@lru_cache(maxsize=32)
-def _weight_column(s: int) -> F64:
-    """Weights (s, 1) of the s = 2d + 1 sigma points, built once per size (read-only)."""
-    w0, wi, _ = weights((s - 1) // 2)
-    out = np.full((s, 1), wi)
-    out[0] = w0
-    out.flags.writeable = False
-    return out
-
-
 def cholesky(P: F64) -> F64:
     """Batched lower Cholesky factors; non-positive matrices are repaired by eigenvalue clipping."""
     P = 0.5 * (P + np.swapaxes(P, -1, -2))
@@ -52,32 +42,59 @@ def cholesky(P: F64) -> F64:
 
 def sigma_points(x: F64, P: F64) -> F64:
     """Sigma points (n, 2d+1, d) of means (n, d) and covariances (n, d, d)."""
-    d = x.shape[-1]
-    _, _, c = weights(d)
-    L = c * cholesky(P)  # columns are the offsets
-    offsets = np.swapaxes(L, -1, -2)  # (n, d, d): row i = column i of L
-    return np.concatenate([x[:, None, :], x[:, None, :] + offsets, x[:, None, :] - offsets], axis=1)
-
-
-def moments(X: F64) -> tuple[F64, F64]:
-    """Weighted mean (n, d) and deviations (n, s, d) of sigma points (n, s, d)."""
-    w0, wi, _ = weights((X.shape[1] - 1) // 2)
-    mean = w0 * X[:, 0] + wi * X[:, 1:].sum(axis=1)
-    return mean, X - mean[:, None, :]
-
-
-def weighted_outer(A: F64, B: F64) -> F64:
-    """sum_s w_s A_s B_s^T for deviations A (n, s, a) and B (n, s, b)."""
-    out: F64 = np.matmul(np.swapaxes(A * _weight_column(A.shape[1]), -1, -2), B)
+    _, _, c = weights(x.shape[-1])
+    out: F64 = _spread(x, cholesky(P), c)
     return out
+
+
+@njit(cache=True)
+def _spread(x: F64, L: F64, c: float) -> F64:
+    """x, then x plus and minus each column of c L (n, 2d+1, d)."""
+    n, d = x.shape
+    X = np.empty((n, 2 * d + 1, d))
+    for i in range(n):
+        _fill(X[i], x[i], L[i], c)
+    return X
+
+
+@njit(cache=True)
+def _fill(Y: F64, x: F64, L: F64, c: float) -> None:
+    """The sigma points (2d+1, d) of one filter into Y: x, x + c L[:, j], x - c L[:, j]."""
+    d = x.shape[0]
+    Y[0] = x
+    for j in range(d):
+        for e in range(d):
+            Y[1 + j, e] = x[e] + c * L[e, j]
+            Y[1 + d + j, e] = x[e] - c * L[e, j]
+
+
+@njit(cache=True)
+def _centre(Y: F64, w0: float, wi: float, mean: F64) -> None:
+    """Weighted mean of sigma points Y (s, d) into mean (d,); Y becomes the deviations."""
+    for e in range(Y.shape[1]):
+        total = 0.0
+        for p in range(1, Y.shape[0]):
+            total += Y[p, e]
+        mean[e] = w0 * Y[0, e] + wi * total
+    Y -= mean
+
+
+@njit(cache=True)
+def _outer(A: F64, B: F64, w0: float, wi: float, out: F64) -> None:
+    """sum_s w_s A_s B_s^T of deviations A (s, a) and B (s, b) into out (a, b)."""
+    for a in range(A.shape[1]):
+        for b in range(B.shape[1]):
+            total = 0.0
+            for p in range(1, A.shape[0]):
+                total += A[p, a] * B[p, b]
+            out[a, b] = w0 * A[0, a] * B[0, b] + wi * total
 
 
 def predict(x: F64, P: F64, Q: F64, dt: F64, thrust: F64) -> tuple[F64, F64]:
     """Time update of filters (n, 10) through the flight model (warnlink.track.models)
     over their own dt (n,); thrust (n,) is 1 for a boost model, 0 for a ballistic one."""
     w0, wi, c = weights(x.shape[-1])
-    L = cholesky(P)
-    mean, cov = _flight_moments(x, L, c, w0, wi, dt, thrust, models.substeps(dt))
+    mean, cov = _flight_moments(x, cholesky(P), c, w0, wi, dt, thrust, models.substeps(dt))
     return mean, cov + Q
 
 
@@ -85,40 +102,42 @@ def predict(x: F64, P: F64, Q: F64, dt: F64, thrust: F64) -> tuple[F64, F64]:
 def _flight_moments(
     x: F64, L: F64, c: float, w0: float, wi: float, dt: F64, thrust: F64, n_sub: int
 ) -> tuple[F64, F64]:
-    """sigma_points, models.propagate, moments and weighted_outer in one compiled pass,
-    filter by filter: in numpy each is several calls on small arrays, which is what cost."""
+    """Sigma points, models.step, their mean and covariance in one compiled pass, filter
+    by filter: in numpy each is several calls on small (n, 21, 10) arrays, which is what
+    cost."""
     n, d = x.shape
     mean, cov = np.empty((n, d)), np.empty((n, d, d))
     Y, work = np.empty((2 * d + 1, d)), np.empty((5, 6))
     for i in range(n):
-        Y[0] = x[i]
-        for j in range(d):  # column j of c L: the j-th offset
-            for e in range(d):
-                Y[1 + j, e] = x[i, e] + c * L[i, e, j]
-                Y[1 + d + j, e] = x[i, e] - c * L[i, e, j]
+        _fill(Y, x[i], L[i], c)
         for p in range(2 * d + 1):
             models.step(Y[p], thrust[i], dt[i], n_sub, work)
-        for e in range(d):
-            total = 0.0
-            for p in range(1, 2 * d + 1):
-                total += Y[p, e]
-            mean[i, e] = w0 * Y[0, e] + wi * total
-        Y -= mean[i]
-        for a in range(d):
-            for b in range(a + 1):
-                total = 0.0
-                for p in range(1, 2 * d + 1):
-                    total += Y[p, a] * Y[p, b]
-                cov[i, a, b] = cov[i, b, a] = w0 * Y[0, a] * Y[0, b] + wi * total
+        _centre(Y, w0, wi, mean[i])
+        _outer(Y, Y, w0, wi, cov[i])
     return mean, cov
 
 
 def measurement_moments(X: F64, Z: F64) -> tuple[F64, F64, F64]:
     """Predicted measurement (n, m), its covariance without noise (n, m, m) and the
     state-measurement cross covariance (n, d, m) from sigma points X and their images Z."""
-    _, dx = moments(X)
-    zhat, dz = moments(Z)
-    return zhat, weighted_outer(dz, dz), weighted_outer(dx, dz)
+    w0, wi, _ = weights((X.shape[1] - 1) // 2)
+    out: tuple[F64, F64, F64] = _measurement_moments(X, Z, w0, wi)
+    return out
+
+
+@njit(cache=True)
+def _measurement_moments(X: F64, Z: F64, w0: float, wi: float) -> tuple[F64, F64, F64]:
+    n, s, d = X.shape
+    m = Z.shape[2]
+    zhat, S, C = np.empty((n, m)), np.empty((n, m, m)), np.empty((n, d, m))
+    dx, dz, xbar = np.empty((s, d)), np.empty((s, m)), np.empty(d)
+    for i in range(n):
+        dx[:], dz[:] = X[i], Z[i]
+        _centre(dx, w0, wi, xbar)
+        _centre(dz, w0, wi, zhat[i])
+        _outer(dz, dz, w0, wi, S[i])
+        _outer(dx, dz, w0, wi, C[i])
+    return zhat, S, C
 
 
 def log_likelihood(nu: F64, S: F64, S_inv: F64 | None = None) -> tuple[F64, F64]:
