@@ -7,6 +7,7 @@ of Julier with kappa = 1 (positive centre weight, so covariances stay positive).
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -26,18 +27,41 @@ def weights(d: int) -> tuple[float, float, float]:
 
 
 def cholesky(P: F64) -> F64:
-    """Batched lower Cholesky factors; non-positive matrices are repaired by eigenvalue clipping."""
+    """Batched lower Cholesky factors (n, d, d) of the symmetric parts of P; if any is not
+    positive definite, all are repaired by eigenvalue clipping (as one batch)."""
+    L, ok = _cholesky(np.ascontiguousarray(P, np.float64))
+    if ok:
+        out: F64 = L
+        return out
     P = 0.5 * (P + np.swapaxes(P, -1, -2))
-    try:
-        return np.asarray(np.linalg.cholesky(P), np.float64)
-    except np.linalg.LinAlgError:
-        w, v = np.linalg.eigh(P)
-        scale = np.maximum(np.abs(w).max(axis=-1, keepdims=True), 1e-300)
-        w = np.maximum(w, 1e-12 * scale)
-        fixed = np.einsum("...ij,...j,...kj->...ik", v, w, v)
-        return np.asarray(
-            np.linalg.cholesky(0.5 * (fixed + np.swapaxes(fixed, -1, -2))), np.float64
-        )
+    w, v = np.linalg.eigh(P)
+    scale = np.maximum(np.abs(w).max(axis=-1, keepdims=True), 1e-300)
+    w = np.maximum(w, 1e-12 * scale)
+    fixed = np.einsum("...ij,...j,...kj->...ik", v, w, v)
+    return np.asarray(np.linalg.cholesky(0.5 * (fixed + np.swapaxes(fixed, -1, -2))), np.float64)
+
+
+@njit(cache=True)
+def _cholesky(P: F64) -> tuple[F64, bool]:
+    """Factors of 0.5 (P + P^T), compiled (one numpy call per scan cost more than the
+    arithmetic of a few dozen 10 x 10 factors), and whether every one is definite."""
+    n, d = P.shape[0], P.shape[1]
+    L = np.zeros((n, d, d))
+    for i in range(n):
+        A, F = P[i], L[i]
+        for j in range(d):
+            total = 0.5 * (A[j, j] + A[j, j])
+            for k in range(j):
+                total -= F[j, k] * F[j, k]
+            if not total > 0.0:  # also NaN
+                return L, False
+            F[j, j] = math.sqrt(total)
+            for r in range(j + 1, d):
+                total = 0.5 * (A[r, j] + A[j, r])
+                for k in range(j):
+                    total -= F[r, k] * F[j, k]
+                F[r, j] = total / F[j, j]
+    return L, True
 
 
 def sigma_points(x: F64, P: F64) -> F64:
