@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
@@ -126,47 +127,60 @@ def _clusters(gated: BOOL) -> list[NDArray[np.intp]]:
 
 
 def _cluster_beta(cost: F64, feasible: BOOL, pd: float, log_clutter: float) -> F64 | None:
-    """Marginal association probabilities (T, M) of one cluster by enumeration.
-
-    Clusters are nearly always two tracks and a few plots, so the events are walked on
-    Python lists: a numpy call per event or per track would cost more than the walk.
-    The lists hold only the plots some member gates (cols), not all of the scan's.
-    """
+    """Marginal association probabilities (T, M) of one cluster by enumeration, over
+    only the plots some member gates."""
     cols = np.flatnonzero(feasible.any(axis=0))
-    options = [[m for m, ok in enumerate(row) if ok] for row in feasible[:, cols].tolist()]
-    if math.prod(len(o) + 1 for o in options) > MAX_JOINT_EVENTS:
+    ok = feasible[:, cols]
+    if math.prod(int(n) + 1 for n in ok.sum(axis=1)) > MAX_JOINT_EVENTS:
         return None
-    # log weight of track t taking plot m ...
-    gain = (np.log(pd) - cost[:, cols] - log_clutter).tolist()
-    miss = float(np.log1p(-pd))  # ... against missing it
-    choices = [[(m, g[m]) for m in o] for o, g in zip(options, gain, strict=True)]
-    logws: list[float] = []
-    events: list[list[tuple[int, int]]] = []  # (track, plot) pairs of each joint event
-    taken: list[tuple[int, int]] = []
-
-    def walk(t: int, logw: float) -> None:
-        if t == len(choices):
-            logws.append(logw)
-            events.append(taken.copy())
-            return
-        walk(t + 1, logw + miss)
-        for m, g in choices[t]:
-            if all(m != k for _, k in taken):
-                taken.append((t, m))
-                walk(t + 1, logw + g)
-                taken.pop()
-
-    walk(0, 0.0)
-    logw = np.array(logws)
-    w = np.exp(logw - logw.max())
-    w /= w.sum()
-    beta = [[0.0] * cols.size for _ in choices]
-    for weight, pairs in zip(w.tolist(), events, strict=True):
-        for t, m in pairs:
-            beta[t][m] += weight
+    # log weight of track t taking plot m, against missing it
+    gain = np.log(pd) - cost[:, cols] - log_clutter
     out = np.zeros(cost.shape)
-    out[:, cols] = beta
+    out[:, cols] = _marginals(np.ascontiguousarray(gain), np.ascontiguousarray(ok), np.log1p(-pd))
     return out
+
+
+@njit(cache=True)
+def _marginals(gain: F64, ok: BOOL, miss: float) -> F64:
+    """Sum of the normalised weights of the joint events in which track t takes plot m
+    (T, M). An event gives each track one of its gated plots or none, no plot twice; it
+    is walked depth first (compiled: a cluster's events are many small steps), twice:
+    once for the largest log weight, once to sum the weights scaled by it."""
+    T, M = gain.shape
+    beta = np.zeros((T, M))
+    pick = np.empty(T, np.int64)  # each track's current choice: -1 none, else a plot
+    used = np.zeros(M, np.bool_)
+    logw = np.zeros(T + 1)  # of the choices of tracks before t
+    top, total = -np.inf, 0.0
+    for second in (False, True):
+        t, pick[0] = 0, -2  # -2: not yet tried
+        while t >= 0:
+            if pick[t] >= 0:
+                used[pick[t]] = False
+            m = pick[t] + 1  # -2 -> -1 (none); else the next free gated plot
+            while m >= 0 and m < M and not (ok[t, m] and not used[m]):
+                m += 1
+            if m == M:
+                t -= 1  # this track's choices are exhausted
+                continue
+            pick[t] = m
+            if m < 0:
+                logw[t + 1] = logw[t] + miss
+            else:
+                used[m] = True
+                logw[t + 1] = logw[t] + gain[t, m]
+            if t + 1 < T:
+                t += 1
+                pick[t] = -2
+            elif not second:
+                top = max(top, float(logw[T]))
+            else:
+                w = math.exp(logw[T] - top)
+                total += w
+                for k in range(T):
+                    if pick[k] >= 0:
+                        beta[k, pick[k]] += w
+    return beta / total
 
 
 def wrap(a: F64) -> F64:
