@@ -40,6 +40,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from warnlink.geo.frames import GM_EARTH, R_MEAN
@@ -149,27 +150,62 @@ def update_priors(tab: TrackTable, rows: NDArray[np.intp], t: float, cfg: Tracke
     if not cand.size:
         return
     xc, Pc = imm.combine(tab.x[live], tab.P[live], tab.mu[live])
-    dr = xc[None, :, POS] - xc[cand, None, POS]  # (i, j): live j relative to candidate i
-    dv = xc[None, :, VEL] - xc[cand, None, VEL]
-    near = (np.linalg.norm(dr, axis=-1) < cfg.rv_gate_m) & (
-        np.linalg.norm(dv, axis=-1) < cfg.rv_gate_mps
-    )
-    near[np.arange(cand.size), cand] = False
-    u = xc[cand, VEL] / np.linalg.norm(xc[cand, VEL], axis=1, keepdims=True)
-    along = np.einsum("ijd,id->ij", dr, u)  # > 0: j ahead of i
-    var_i = np.einsum("id,ide,ie->i", u, Pc[cand][:, POS, POS], u)
-    var_j = np.einsum("id,jde,ie->ij", u, Pc[:, POS, POS], u)
-    margin = cfg.rv_ahead_sigmas * np.sqrt(var_i[:, None] + var_j)
-    behind = near & (along > margin)  # some neighbour measurably ahead: not the RV
-    ahead = near & (along < -margin)
-    for i, row in enumerate(live[cand].tolist()):
+    behind, ahead = _neighbours(
+        xc, Pc, cand, cfg.rv_gate_m, cfg.rv_gate_mps, cfg.rv_ahead_sigmas
+    )  # fmt: skip
+    for row, back, front in zip(live[cand].tolist(), behind.tolist(), ahead.tolist(), strict=True):
         undecided_prior = undecided(CLASSES[tab.beta_class[row]].rv)
-        if behind[i].any():
+        if back:
             _replace(tab, row, undecided_prior, STAGE)
             tab.beta_prior[row] = STAGE_PRIOR
-        elif near[i].any() and np.all(ahead[i][near[i]]):
+        elif front:
             _replace(tab, row, undecided_prior, CLASSES[tab.beta_class[row]].rv)
             tab.beta_prior[row] = RV_PRIOR
+
+
+@njit(cache=True)
+def _neighbours(
+    xc: F64, Pc: F64, cand: NDArray[np.intp], gate_m: float, gate_mps: float, sigmas: float
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """For each candidate row of states xc (n, 10), covariances Pc (n, 10, 10): whether
+    some neighbour (within gate_m and gate_mps) is ahead of it along its velocity by
+    sigmas standard deviations of the two positions (it is not the RV), and whether it
+    has neighbours and is that far ahead of them all (it is). Compiled: pairs of a
+    scan's few tracks, where numpy spent its time in calls on tiny arrays."""
+    behind = np.zeros(cand.size, np.bool_)
+    ahead = np.zeros(cand.size, np.bool_)
+    for a in range(cand.size):
+        i = cand[a]
+        speed = math.sqrt(xc[i, 3] ** 2 + xc[i, 4] ** 2 + xc[i, 5] ** 2)
+        u0, u1, u2 = xc[i, 3] / speed, xc[i, 4] / speed, xc[i, 5] / speed
+        var_i = _along_var(Pc[i], u0, u1, u2)
+        near_any, all_ahead = False, True
+        for j in range(xc.shape[0]):
+            d = xc[j, :6] - xc[i, :6]
+            if (
+                j == i
+                or not math.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2) < gate_m
+                or not math.sqrt(d[3] ** 2 + d[4] ** 2 + d[5] ** 2) < gate_mps
+            ):
+                continue
+            near_any = True
+            along = d[0] * u0 + d[1] * u1 + d[2] * u2  # > 0: j ahead of i
+            margin = sigmas * math.sqrt(var_i + _along_var(Pc[j], u0, u1, u2))
+            behind[a] |= along > margin
+            all_ahead &= along < -margin
+        ahead[a] = near_any and all_ahead
+    return behind, ahead
+
+
+@njit(cache=True)
+def _along_var(P: F64, u0: float, u1: float, u2: float) -> float:
+    """Position variance u^T P[POS, POS] u along the unit vector u."""
+    u = (u0, u1, u2)
+    total = 0.0
+    for r in range(3):
+        for c in range(3):
+            total += u[r] * P[r, c] * u[c]
+    return total
 
 
 def _replace(tab: TrackTable, row: int, old: LogNormal, new: LogNormal) -> None:
