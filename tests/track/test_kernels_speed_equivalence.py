@@ -11,7 +11,7 @@ from warnlink.geo.frames import A_WGS84, GM_EARTH, J2_EARTH, OMEGA_EARTH, rot_z
 from warnlink.physics import atmosphere
 from warnlink.physics.dynamics import FULL_PHYSICS, air_velocity
 from warnlink.physics.gravity import gravity
-from warnlink.track import imm, models
+from warnlink.track import imm, models, ukf
 from warnlink.track.associate import jpda
 from warnlink.track.imm import Switching
 from warnlink.track.models import BALLISTIC, BOOST, ProcessNoise
@@ -117,6 +117,24 @@ def test_propagate_matches_plain_integrators(span: float) -> None:
     got = models.propagate(x, dt, thrust)
     assert np.allclose(got[:, :6], want[:, :6], rtol=1e-11, atol=0.0)
     assert np.array_equal(got[:, 6:], x[:, 6:])
+
+
+def test_cholesky_matches_lapack_and_repairs_the_batch() -> None:
+    A = np.random.default_rng(11).normal(size=(40, N_STATE, N_STATE))
+    P = A @ np.swapaxes(A, 1, 2) + 1e-3 * np.eye(N_STATE)
+    P[:, 0, 1] += 1e-9  # not quite symmetric: the symmetric part is factored
+    want = np.linalg.cholesky(0.5 * (P + np.swapaxes(P, 1, 2)))
+    assert np.allclose(ukf.cholesky(P), want, rtol=1e-10, atol=1e-12)
+    bad = P.copy()
+    bad[7] = np.diag(np.r_[np.ones(N_STATE - 1), -1e-12])  # one indefinite: all repaired
+    L = ukf.cholesky(bad)
+    assert np.all(np.isfinite(L))
+    assert np.allclose(L[7] @ L[7].T, np.diag(np.r_[np.ones(N_STATE - 1), 0.0]), atol=1e-9)
+    assert np.allclose(
+        L[:7] @ np.swapaxes(L[:7], 1, 2),
+        bad[:7] * 0.5 + np.swapaxes(bad[:7], 1, 2) * 0.5,
+        rtol=1e-9,
+    )
 
 
 def test_process_noise_matches_blocks() -> None:
