@@ -19,6 +19,7 @@ from warnlink.track import ukf
 from warnlink.track.models import (
     BALLISTIC,
     BOOST,
+    DRAG_TOP_M,
     N_MODELS,
     ProcessNoise,
     process_noise,
@@ -48,12 +49,7 @@ class Switching:
 
 
 DROP_PROBABILITY = 1e-6
-# ln k walks only below WALK_TOP_M (+ AIR_MARGIN_M, what a step starting above may fall):
-# there drag exceeds ~0.01 m/s^2 (beta 4,000-15,000 kg/m^2 at 2.5-7 km/s) and Mach and
-# attitude can change it; higher, drag acts too weakly to matter or to be measured, and a
-# walk there only forgets what the air below said (an SRBM's whole coast is under 170 km).
-WALK_TOP_M = 80e3
-AIR_MARGIN_M = 20e3
+AIR_MARGIN_M = 20e3  # a step starting this far above the drag top may still reach the air
 _THRUST_OFF_COV = THRUST_OFF_VAR * np.eye(3)
 
 
@@ -125,7 +121,7 @@ def predict(
     # k drifts only where drag acts (Mach number, attitude); above the air nothing can
     # change it, and a walk there would only blur a coefficient no sensor can observe
     r2 = np.einsum("ni,ni->n", xs[:, POS], xs[:, POS])
-    Q[r2 > (A_WGS84 + WALK_TOP_M + AIR_MARGIN_M) ** 2, LOG_K, LOG_K] = 0.0
+    Q[r2 > (A_WGS84 + DRAG_TOP_M + AIR_MARGIN_M) ** 2, LOG_K, LOG_K] = 0.0
     s = 2 * N_STATE + 1
     thrust = np.zeros((nb + n) * s)
     thrust[: nb * s] = 1.0
