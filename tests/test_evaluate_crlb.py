@@ -175,3 +175,57 @@ def test_monte_carlo_mle_meets_the_bound(sim: Simulation) -> None:
     ratio = mc_rms / float(crlb.rms_m[0])
     print(f"CRLB {crlb.rms_m[0]:.1f} m, Monte Carlo MLE {mc_rms:.1f} m, ratio {ratio:.3f}")
     assert 0.9 <= ratio <= 1.2
+
+
+def test_detections_before_t_ref_count_as_if_t_ref_were_earlier(sim: Simulation) -> None:
+    """The information of a detection does not depend on where the state is taken: the
+    bound from detections parameterised at t_a (coast forward) must equal the bound from
+    the same detections parameterised at a later t_b, those before t_b counted back through
+    the variational Phi. Over re-entry, so drag and ln beta take part."""
+    meas, labels = measurement_records(sim.batches)
+    cat = sensor_catalogue(sim.scenario.sensors, sim.scenario.epoch)
+    track = sim.truth.object(OID)
+    flight = next(f for f in sim.scenario.flights() if f.id == track.flight_id)
+    t_burn = next(e.t for e in sim.truth.events_of("burnout") if e.flight_id == track.flight_id)
+    ascent = crlb.Ascent.of(flight.vehicle_class, flight.time_s, t_burn)
+    obs = observations(meas, labels, cat, OID)
+    obs = obs.take((obs.t >= 400.0) & (obs.t <= 470.0))  # below 100 km, in the air
+    beta = VEHICLES["srbm"].payload_beta
+    t_a, t_b, times = float(obs.t[0]), float(obs.t[len(obs.t) // 2]), [obs.t[-1]]
+    for s in (None, 0.6):
+        at_a = bound(track, obs, t_a, beta, times, s).cov_en[0]
+        at_b = bound(track, obs, t_b, beta, times, s, ascent)
+        assert at_b.n_used[0] == len(obs.t)
+        np.testing.assert_allclose(at_b.cov_en[0], at_a, rtol=2e-3)
+
+
+def test_boost_detections_tighten_the_bound_and_a_known_program_most(
+    sim: Simulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting the boost can only add information; knowing the thrust program adds more
+    than knowing its form; the recovered thrust is the schedule's thrust / mass."""
+    times = np.arange(150.0, 500.0, 25.0)
+    late = impact_bound(sim, OID, times, beta_log_sigma=0.6, boost=False)
+    full = impact_bound(sim, OID, times, beta_log_sigma=0.6)
+    assert full.t_ref == late.t_ref and np.all(full.n_used > late.n_used)
+    fin = np.isfinite(late.rms_m)
+    assert fin.sum() > 5 and np.all(full.rms_m[fin] <= late.rms_m[fin] * (1 + 1e-6))
+    assert full.rms_m[fin][0] < 0.95 * late.rms_m[fin][0]  # the boost matters early on
+    monkeypatch.setattr(crlb, "THRUST_LOG_SIGMA", 1e-6)
+    monkeypatch.setattr(crlb, "STEERING_SIGMA_RAD", 1e-6)
+    known = impact_bound(sim, OID, times, beta_log_sigma=0.6)
+    assert np.all(known.rms_m[fin] <= full.rms_m[fin] * (1 + 1e-6))
+
+    track = sim.truth.object(OID)
+    flight = next(f for f in sim.scenario.flights() if f.id == track.flight_id)
+    t_burn = next(e.t for e in sim.truth.events_of("burnout") if e.flight_id == track.flight_id)
+    ascent = crlb.Ascent.of(flight.vehicle_class, flight.time_s, t_burn)
+    i = ascent.burns[0]
+    t = np.linspace(ascent.starts[i] + 5.0, ascent.ends[i] - 5.0, 7)
+    r, v = ecef_to_eci(t, *track.state_at(t)[:2])
+    k, _ = ascent.inverse_beta(t)
+    thrust = crlb._truth_acceleration(track, t) - crlb.acceleration(r, v, 1.0 / k)
+    np.testing.assert_allclose(
+        np.linalg.norm(thrust, axis=1), ascent.thrust_n[i] / ascent.mass(t, ascent.segment(t)),
+        rtol=1e-3,
+    )  # fmt: skip

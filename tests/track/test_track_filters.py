@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from warnlink.track import imm, ukf
-from warnlink.track.associate import assign, innovations, jpda, score
+from warnlink.track.associate import assign, claimed_plots, innovations, jpda, score
 from warnlink.track.imm import Switching
 
 
@@ -141,3 +141,18 @@ def test_jpda_splits_ambiguous_plots_and_leaves_clear_ones_alone() -> None:
     # dense clutter makes "not mine" likelier: the track keeps some doubt
     _, beta3 = jpda(cost2, cost2 < 10.0, np.arange(2), pd=0.95, log_clutter=0.0)
     assert beta3[0, 0] < beta2[0, 0]
+
+
+def test_jpda_tracks_name_a_plot_only_when_sure() -> None:
+    """An RV and its stage a few metres apart: the JPDA splits both plots between them,
+    and neither track names a plot as its own (a swapped name would make the stage
+    track's update the RV's); a plot clearly one track's is named, once."""
+    cost = np.array([[1.0, 1.2, 50.0], [1.1, 1.0, 50.0], [50.0, 50.0, 1.0]])
+    feasible = cost < 10.0
+    rows, beta = jpda(cost, feasible, np.arange(3), pd=0.95, log_clutter=-20.0)
+    assert rows.tolist() == [0, 1] and np.all(beta.max(axis=1) < 0.6)
+    assert claimed_plots(beta).tolist() == [-1, -1]
+    clear = np.array([[1.0, 9.0], [9.0, 1.0]])
+    _, beta2 = jpda(clear, clear < 10.0, np.arange(2), pd=0.95, log_clutter=-20.0)
+    assert claimed_plots(beta2).tolist() == [0, 1]
+    assert claimed_plots(np.array([[0.5, 0.45], [0.45, 0.5]])).tolist() == [-1, -1]

@@ -33,6 +33,7 @@ F64 = NDArray[np.float64]
 BOOL = NDArray[np.bool_]
 INFEASIBLE = 1e12
 MAX_JOINT_EVENTS = 20000  # larger clusters fall back to GNN
+CLAIM_PROBABILITY = 0.9  # a JPDA-updated track names a plot as its own from this weight
 
 
 def innovations(z: F64, zhat: F64, angle_cols: Sequence[int]) -> F64:
@@ -105,6 +106,19 @@ def jpda(
     if not out_rows:
         return none
     return np.concatenate(out_rows), np.concatenate(out_beta)
+
+
+def claimed_plots(beta: F64) -> NDArray[np.intp]:
+    """The plot (k,) each JPDA-updated track reports as the one it used, -1 for none.
+
+    The update uses every plot, weighted; a track names one only when that plot carries
+    CLAIM_PROBABILITY of its weight (so no plot is named twice). An RV and its spent stage
+    a few metres apart in range swap plots half the time, and naming the likelier plot
+    would let the stage track's update (its impact 19 km short) stand for the RV's.
+    """
+    best = np.argmax(beta, axis=1)
+    sure = beta[np.arange(len(beta)), best] >= CLAIM_PROBABILITY
+    return np.where(sure, best, -1).astype(np.intp)
 
 
 def _clusters(gated: BOOL) -> list[NDArray[np.intp]]:

@@ -26,7 +26,15 @@ from warnlink.formats.records import (
 from warnlink.geo.frames import enu_basis, enu_to_aer
 from warnlink.physics.dynamics import FULL_PHYSICS, height
 from warnlink.track import imm
-from warnlink.track.associate import assign, innovations, jpda, radar_covers, score, wrap
+from warnlink.track.associate import (
+    assign,
+    claimed_plots,
+    innovations,
+    jpda,
+    radar_covers,
+    score,
+    wrap,
+)
 from warnlink.track.beta_prior import update_priors
 from warnlink.track.manager import (
     CONFIRMED,
@@ -174,6 +182,7 @@ class Tracker:
             hard = np.array([p[0] for p in pairs], np.intp)
             cols = np.array([p[1] for p in pairs], np.intp)
             upd = np.concatenate([hard, soft])
+            claimed = claimed_plots(beta)
             if upd.size:
                 if soft.size:  # every plot a candidate, weighted
                     nu_u, ll_u = nu[upd], loglik[upd]
@@ -188,7 +197,9 @@ class Tracker:
                 hit[soft] = beta.sum(axis=1) >= 0.5
                 used |= taken
             rows = upd[hit[upd]]
-            cols = np.concatenate([cols, np.argmax(beta, axis=1)])[hit[upd]]
+            # updates are reported with the plot they used; a JPDA one only if it is sure
+            named = np.concatenate([cols, claimed]) >= 0
+            told, cols = upd[named], np.concatenate([cols, claimed])[named]
             tab.x[act], tab.P[act], tab.mu[act], tab.t[act] = x, P, mu, t
             tab.last_hit[act[rows]] = t
             kind = "radar" if isinstance(scan.sensor, RadarEntry) else "infrared"
@@ -209,8 +220,8 @@ class Tracker:
                 parents[c] = tab.ids[act[near[np.argmin(cost[near, c])]]]
             covered = np.flatnonzero(cover | hit)
             tab.record(act[covered], hit[covered], cfg)
-            if rows.size:
-                out.extend(self._updates(act[rows], t, [scan.ids[c] for c in cols], scan.sensor.id))
+            if told.size:
+                out.extend(self._updates(act[told], t, [scan.ids[c] for c in cols], scan.sensor.id))
         for c in np.flatnonzero(~used):
             row = self._initiate(scan, int(c), parents[c])
             if row is not None:
