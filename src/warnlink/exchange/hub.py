@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sqlite3
 import ssl
 import time
@@ -93,6 +94,8 @@ class Hub:
         self._ssl: tuple[float, ssl.SSLContext] | None = None
         self._roster: tuple[float, frozenset[str]] | None = None
         self._servers: list[asyncio.Server] = []
+        self._listener: socket.socket
+        self._connections: set[asyncio.Task[None]] = set()
         self.tasks: list[asyncio.Task[None]] = []  # they run for ever unless the store fails
         for origin, _, der in self.store.certs():
             try:
@@ -106,12 +109,9 @@ class Hub:
         self.tasks.append(asyncio.create_task(self._committer()))
         self.tasks.append(asyncio.create_task(self._save_cursors()))
         self.tasks.append(asyncio.create_task(self._checkpointer.run()))
-        server = await asyncio.start_server(
-            self._connected, self.config.host, self.config.port, ssl=self._accepting_context(),
-            ssl_handshake_timeout=self.config.handshake_s,
-        )  # fmt: skip
-        self._servers.append(server)
-        port: int = server.sockets[0].getsockname()[1]
+        self._listener = await self._listen()
+        self.tasks.append(asyncio.create_task(self._accept(self._listener)))
+        port: int = self._listener.getsockname()[1]
         if self.config.metrics_port is not None:
             mserver = await metrics.serve(
                 self.config.host, self.config.metrics_port, self._render_metrics
@@ -126,9 +126,11 @@ class Hub:
             server.close()
         for session in list(self.sessions.values()):
             session.abort()
-        for task in self.tasks:
+        tasks = [*self.tasks, *self._connections]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._listener.close()
         with contextlib.suppress(sqlite3.Error):
             await self._flush_cursors()
         self._write_pool.shutdown()
@@ -147,45 +149,68 @@ class Hub:
             self.keys.certs.reload_crl()
         return self._ssl[1]
 
-    def _accepting_context(self) -> ssl.SSLContext:
-        """The context the listening socket hands every connection to, for the handshake.
+    async def _listen(self) -> socket.socket:
+        host, port = self.config.host, self.config.port
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        listener = socket.create_server(infos[0][4][:2], family=infos[0][0], backlog=128)
+        listener.setblocking(False)
+        return listener
 
-        The handshake runs in the loop's own TLS layer (uvloop's, in C), so the context
-        cannot be chosen per connection. Instead, on each ClientHello, it switches the
-        connection to `_server_context()`, whose CRL is the current one: OpenSSL then
-        checks the client certificate (CA, validity, revocation, CRL freshness) against
-        that, as when each connection was upgraded by itself. A failed handshake never
-        reaches `_connected`, so the SSL object logs its reason (`refused`).
+    async def _accept(self, listener: socket.socket) -> None:
+        """Accept connections; each one's TLS handshake runs in a task of its own.
+
+        The hub accepts the sockets itself, so that it knows who is at the other end of a
+        handshake that fails or stalls (a listening socket with TLS would hide both), and
+        hands each one to the loop's TLS layer (uvloop's, in C) with the context whose CRL
+        is the current one.
         """
-        ctx = tls.server_context(self.config.pki)
-        hub = self
-
-        def current(conn: ssl.SSLObject | ssl.SSLSocket, name: str | None,
-                    _: ssl.SSLContext) -> int | None:  # fmt: skip
+        loop = asyncio.get_running_loop()
+        while True:
             try:
-                conn.context = hub._server_context()
-            except (pki.PkiError, OSError) as exc:
-                hub._refused("?", exc)
-                return ssl.ALERT_DESCRIPTION_INTERNAL_ERROR
-            return None
+                sock, address = await loop.sock_accept(listener)
+            except OSError as exc:  # out of file descriptors, say: try again shortly
+                event(log, "accept_failed", logging.ERROR, error=str(exc))
+                await asyncio.sleep(0.1)
+                continue
+            with contextlib.suppress(OSError):  # small frames, sent at once (no Nagle)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = asyncio.create_task(self._handshake(sock, f"{address[0]}:{address[1]}"))
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
 
-        class Handshake(ssl.SSLObject):
-            def do_handshake(self) -> None:
-                try:
-                    super().do_handshake()
-                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                    raise
-                except ssl.SSLError as exc:
-                    hub._refused("?", exc)
-                    raise
+    async def _handshake(self, sock: socket.socket, peer: str) -> None:
+        """TLS with a just accepted socket; a failed or stalled handshake is logged as
+        refused, with the peer's address and why, and the socket closed."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            context = self._server_context()
+        except (pki.PkiError, OSError) as exc:
+            sock.close()
+            self._refused(peer, "certificate", str(exc))
+            return
+        try:
+            transport, _ = await loop.connect_accepted_socket(
+                lambda: protocol, sock, ssl=context,
+                ssl_handshake_timeout=self.config.handshake_s,
+            )  # fmt: skip
+        except ConnectionAbortedError:  # the loop's TLS layer gave up waiting
+            text = f"TLS handshake not done within {self.config.handshake_s:g} s"
+            self._refused(peer, "timeout", text)
+            return
+        except OSError as exc:  # ssl.SSLError: a bad certificate, not TLS at all; or a reset
+            self._refused(peer, "handshake", str(exc) or type(exc).__name__)
+            return
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        await self._connected(reader, writer, peer)
 
-        ctx.sni_callback = current
-        ctx.sslobject_class = Handshake
-        return ctx
-
-    def _refused(self, peer: str, exc: Exception) -> None:
-        self.metrics.rejected.labels("?", "certificate").inc()
-        event(log, "connection_refused", logging.WARNING, peer=peer, reason=str(exc))
+    def _refused(self, peer: str, why: str, text: str) -> None:
+        """Log and count a connection refused before it had a party (`why` is the label)."""
+        self.metrics.rejected.labels("?", why).inc()
+        event(log, "connection_refused", logging.WARNING, peer=peer, reason=text)
 
     def roster(self) -> frozenset[str]:
         """Parties a label may name: those the federation PKI has issued certificates to
@@ -196,15 +221,17 @@ class Hub:
             self._roster = (now, frozenset(parties))
         return self._roster[1]
 
-    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _connected(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+    ) -> None:
         try:
             der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
             party = tls.peer_party(der)
         except pki.PkiError as exc:
-            self._refused(str(writer.get_extra_info("peername")), exc)
+            self._refused(peer, "certificate", str(exc))
             writer.transport.abort()
             return
-        session = Session(self, party, reader, writer)
+        session = Session(self, party, reader, writer, peer)
         try:
             mode = await session.hello()
         except (ProtocolError, ConnectionError, OSError) as exc:
@@ -381,10 +408,12 @@ class Session:
     """One party's connection: its published messages in, its deliveries out."""
 
     def __init__(
-        self, hub: Hub, party: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+        self, hub: Hub, party: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+        peer: str,
+    ) -> None:  # fmt: skip
         self.hub = hub
         self.party = party
+        self.peer = peer
         self.writer = writer
         cfg = hub.config
         self.frames = frames.FrameReader(reader, idle_s=cfg.idle_s, frame_s=cfg.frame_s)
@@ -471,7 +500,8 @@ class Session:
         welcome = frames.frame(FrameType.WELCOME, self.party.encode())
         certs = b"".join(frames.frame(FrameType.CERT, d) for d in self.hub.keys.der.values())
         self.send(welcome + certs)
-        event(log, "connected", party=self.party, mode=self.mode.name, cursors=cursors)
+        event(log, "connected", party=self.party, peer=self.peer, mode=self.mode.name,
+              cursors=cursors)  # fmt: skip
         self._early = batch[1:]
         return self.mode
 
