@@ -8,6 +8,7 @@ stored with its inbox, so crashes on either side lose and duplicate nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import random
@@ -119,6 +120,7 @@ class Node:
         self._confirm: dict[int, int] = {}  # RECEIVED not yet sent: lane -> hub sequence
         self._sent = [0, 0, 0]  # per lane, the last sequence sent on this connection
         self._parked: asyncio.StreamWriter | None = None  # the sender waits on this one
+        self._passed = self._published = 0.0  # loop times of the last pass, of the last PUBLISH
         self._recent: deque[Received] = deque(maxlen=RECENT)
 
     # -- the application's side ----------------------------------------------------------
@@ -232,37 +234,40 @@ class Node:
         Each connection starts with a small window that grows with every acknowledgement
         (as TCP's slow start): a link that keeps being cut still gets the oldest messages
         acknowledged, instead of spending every connection resending one big window.
-        A pass runs on each publish, on an acknowledgement only if the last pass filled
-        the window (otherwise it left nothing unsent), and every `poll_s` when idle; so a
-        RECEIVED waits at most `poll_s` and mostly costs no write or hub wake-up of its own.
+        A pass runs on each publish (in `publish_many` itself while this waits), on an
+        acknowledgement only if the last pass filled the window (otherwise it left nothing
+        unsent), and when `poll_s` has gone by since the last pass; so a RECEIVED waits at
+        most `poll_s` and mostly costs no write or hub wake-up of its own.
         """
+        loop = asyncio.get_running_loop()
         self._sent = [0, 0, 0]
-        idle = 0.0
+        self._passed = self._published = loop.time()
         while True:
-            if self._pass(writer):
-                idle = 0.0
+            self._pass(writer)
             await writer.drain()
             self._parked = writer  # publish_many may pass meanwhile
             try:
-                async with asyncio.timeout(self.poll_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                idle += self.poll_s
-                if idle >= self.idle_s / 3:
-                    writer.write(frames.frame(FrameType.PING))
-                    idle = 0.0
+                while not self._wake.is_set():  # until woken, or poll_s after the last pass
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout_at(self._passed + self.poll_s):
+                            await self._wake.wait()
+                    if loop.time() >= self._passed + self.poll_s:
+                        break
             finally:
                 self._parked = None
+            if loop.time() - self._published >= self.idle_s / 3:
+                writer.write(frames.frame(FrameType.PING))
+                self._published = loop.time()
 
-    def _pass(self, writer: asyncio.StreamWriter) -> bool:
+    def _pass(self, writer: asyncio.StreamWriter) -> None:
         """One sender pass: the RECEIVED frames due and what the window lets out of the
-        outbox, in one write; whether it published anything."""
+        outbox, in one write."""
         self._wake.clear()  # before reading, so a publish meanwhile is not waited past
+        self._passed = now = asyncio.get_running_loop().time()
         out = [frames.received(lane, hseq) for lane, hseq in self._confirm.items()]
         self._confirm.clear()
         room = self._room - len(self._inflight)
         sent = self._sent
-        published = False
         for lane in Lane:
             if room <= 0:
                 break
@@ -272,11 +277,10 @@ class Node:
                 self._inflight.update(r.seq for r in rows)
                 sent[lane] = rows[-1].seq
                 room -= len(rows)
-                published = True
+                self._published = now
         self._blocked = room <= 0
         if out:
             writer.write(b"".join(out))
-        return published
 
     def _handle(self, batch: list[tuple[FrameType, bytes]]) -> None:
         acked: list[int] = []
