@@ -202,7 +202,7 @@ class Hub:
             self._refused(peer, "timeout", text)
             return
         except OSError as exc:  # ssl.SSLError: a bad certificate, not TLS at all; or a reset
-            self._refused(peer, "handshake", str(exc) or type(exc).__name__)
+            self._refused(peer, "handshake", str(exc) or "closed during the TLS handshake")
             return
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         await self._connected(reader, writer, peer)
