@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sqlite3
 import ssl
 import struct
@@ -13,11 +14,17 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import Federation, RawClient, wait_for
+from conftest import Federation, Proc, RawClient, wait_for
 
 from warnlink.exchange import frames, pki, signing, tls
 from warnlink.exchange.envelope import SIGNATURE_SIZE, Kind, seal
 from warnlink.exchange.frames import FrameType, Mode, Reason
+
+
+def _peer(sock: socket.socket) -> str:
+    """How the hub names this client in its logs: the client's address and port."""
+    host, port = sock.getsockname()[:2]
+    return f"{host}:{port}"
 
 
 def _signer(fed: Federation, party: str) -> signing.Signer:
@@ -76,13 +83,15 @@ async def _garbage_after_hello(fed: Federation) -> Reason:
         return await c.closed_with_error()
 
 
-async def _garbage_instead_of_tls(fed: Federation) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", fed.port)
+async def _garbage_instead_of_tls(fed: Federation) -> tuple[bytes, str]:
+    sock = socket.create_connection(("127.0.0.1", fed.port))
+    peer = _peer(sock)
+    reader, writer = await asyncio.open_connection(sock=sock)
     writer.write(os.urandom(300))
     try:
-        return await asyncio.wait_for(reader.read(), 10)
+        return await asyncio.wait_for(reader.read(), 10), peer
     except ConnectionError:
-        return b""
+        return b"", peer
     finally:
         writer.transport.abort()
 
@@ -107,22 +116,58 @@ async def _slow(fed: Federation) -> tuple[Reason, float]:
         return reason, time.monotonic() - started
 
 
-async def _handshake(fed: Federation, party: str) -> bytes:
-    """What a party gets back for HELLO (TLS 1.3 finishes the client's side of the handshake
-    before the hub has checked the client's certificate, so refusal shows as a close)."""
+async def _handshake(fed: Federation, party: str) -> tuple[bytes, str]:
+    """What a party gets back for HELLO, and its address (TLS 1.3 finishes the client's side
+    of the handshake before the hub has checked the client's certificate, so refusal shows
+    as a close)."""
     ctx = tls.client_context(fed.pki, party)
+    sock = socket.create_connection(("127.0.0.1", fed.port))
+    peer = _peer(sock)
     try:
         reader, writer = await asyncio.open_connection(
-            "127.0.0.1", fed.port, ssl=ctx, server_hostname="localhost"
+            sock=sock, ssl=ctx, server_hostname="localhost"
         )
         cert = signing.Signer.load(fed.pki, party).certificate_der
         writer.write(frames.hello(Mode.NODE, (0, 0, 0), cert))
         try:
-            return await asyncio.wait_for(reader.read(100), 10)
+            return await asyncio.wait_for(reader.read(100), 10), peer
         finally:
             writer.transport.abort()
     except (ssl.SSLError, ConnectionError):
-        return b""
+        return b"", peer
+    finally:
+        sock.close()
+
+
+async def _stalled_handshake(fed: Federation, first: bytes) -> tuple[bytes, str, float]:
+    """A client that sends `first` (nothing, or the start of a ClientHello) one byte every
+    half second and never finishes the handshake: what it reads, its address, how long."""
+    sock = socket.create_connection(("127.0.0.1", fed.port))
+    peer = _peer(sock)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    started = time.monotonic()
+
+    async def dribble() -> None:
+        for byte in first:
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.5)
+
+    task = asyncio.create_task(dribble())
+    try:
+        got = await asyncio.wait_for(reader.read(), 10)
+    except ConnectionError:
+        got = b""
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        writer.transport.abort()
+    return got, peer, time.monotonic() - started
+
+
+def _refusals(hub: Proc) -> dict[str, str]:
+    """The hub's connection_refused log lines: peer -> reason."""
+    return {str(e["peer"]): str(e["reason"])
+            for e in hub.events() if e["event"] == "connection_refused"}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -140,11 +185,20 @@ def test_hostile_clients_are_refused_and_nothing_leaks(federation: Federation) -
     asyncio.run(_message_attacks(fed))
     assert asyncio.run(_oversized(fed)) == Reason.OVERSIZED
     assert asyncio.run(_garbage_after_hello(fed)) == Reason.PROTOCOL
-    assert asyncio.run(_garbage_instead_of_tls(fed)) == b""
+    garbage, garbage_peer = asyncio.run(_garbage_instead_of_tls(fed))
+    assert garbage == b""
     reason, took = asyncio.run(_slow(fed))
     assert reason == Reason.TIMEOUT and took < 6
-    assert asyncio.run(_handshake(fed, "OLD")) == b""
-    assert asyncio.run(_handshake(fed, "GONE")) == b""
+    expired, old_peer = asyncio.run(_handshake(fed, "OLD"))
+    revoked, gone_peer = asyncio.run(_handshake(fed, "GONE"))
+    assert expired == revoked == b""
+    # a handshake that never starts, or dribbles in a byte at a time, is cut at the
+    # handshake deadline (--frame-timeout, 2 s here)
+    silent, silent_peer, silent_took = asyncio.run(_stalled_handshake(fed, b""))
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(20)
+    dribbled, dribble_peer, dribble_took = asyncio.run(_stalled_handshake(fed, hello))
+    assert silent == dribbled == b""
+    assert 1.5 < silent_took < 6 and 1.5 < dribble_took < 6
 
     # the hub is up and still serves the honest parties
     assert hub.alive
@@ -168,11 +222,15 @@ def test_hostile_clients_are_refused_and_nothing_leaks(federation: Federation) -
     }
     assert {"WRONG_ORIGIN", "BAD_SIGNATURE", "BAD_LABEL", "REPLAY", "MALFORMED", "OVERSIZED",
             "PROTOCOL", "TIMEOUT"} <= reasons  # fmt: skip
-    refused = " ".join(str(e["reason"]) for e in events if e["event"] == "connection_refused")
-    assert "expired" in refused and "revoked" in refused
+    # ... and each refused handshake with the client's address and why
+    refused = _refusals(hub)
+    assert "expired" in refused[old_peer] and "revoked" in refused[gone_peer]
+    assert "within 2 s" in refused[silent_peer] and "within 2 s" in refused[dribble_peer]
+    assert "SSL" in refused[garbage_peer]
     text = urllib.request.urlopen(f"http://127.0.0.1:{fed.metrics_port}/metrics").read().decode()
     assert 'warnlink_hub_rejected_total{party="MAL",reason="bad_signature"} 2.0' in text
     assert 'warnlink_hub_accepted_total{kind="warning",party="MAL"} 1.0' in text
+    assert 'warnlink_hub_rejected_total{party="?",reason="timeout"} 2.0' in text
 
 
 def test_a_revocation_while_the_hub_runs_refuses_the_next_connection(
@@ -182,11 +240,12 @@ def test_a_revocation_while_the_hub_runs_refuses_the_next_connection(
     not as it was when the hub started, and the refusal is logged with its reason."""
     fed = federation
     hub = fed.start_hub()
-    welcome = asyncio.run(_handshake(fed, "JP"))
+    welcome, _ = asyncio.run(_handshake(fed, "JP"))
     assert welcome[4] == FrameType.WELCOME
     pki.revoke(fed.pki, party="JP", reason="keyCompromise")
-    assert asyncio.run(_handshake(fed, "JP")) == b""
-    assert asyncio.run(_handshake(fed, "KR"))[4] == FrameType.WELCOME  # the others still can
-    refused = [str(e["reason"]) for e in hub.events() if e["event"] == "connection_refused"]
-    assert len(refused) == 1 and "revoked" in refused[0]
+    answer, peer = asyncio.run(_handshake(fed, "JP"))
+    assert answer == b""
+    assert asyncio.run(_handshake(fed, "KR"))[0][4] == FrameType.WELCOME  # the others still can
+    refused = _refusals(hub)
+    assert list(refused) == [peer] and "revoked" in refused[peer]
     assert hub.alive

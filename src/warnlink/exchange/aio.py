@@ -3,8 +3,9 @@
 Both move many small frames over TLS; at moderate rates the loop's own work per frame
 (wake-ups, callbacks, the TLS layer, which asyncio runs in Python) cost more CPU than the
 messages. uvloop does the same in C. WARNLINK_LOOP=asyncio keeps the standard loop (to
-compare, or to debug). The hub's listening socket does the TLS handshake itself (not
-start_tls, whose uvloop version can miss a ClientHello read before the upgrade).
+compare, or to debug). The hub hands each socket it accepts to the loop's TLS layer with
+connect_accepted_socket (not start_tls, whose uvloop version can miss a ClientHello read
+before the upgrade).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ stored with its inbox, so crashes on either side lose and duplicate nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import random
@@ -117,6 +118,9 @@ class Node:
         self._room = SLOW_START
         self._blocked = False  # the sender's last pass filled the window
         self._confirm: dict[int, int] = {}  # RECEIVED not yet sent: lane -> hub sequence
+        self._sent = [0, 0, 0]  # per lane, the last sequence sent on this connection
+        self._parked: asyncio.StreamWriter | None = None  # the sender waits on this one
+        self._passed = self._published = 0.0  # loop times of the last pass, of the last PUBLISH
         self._recent: deque[Received] = deque(maxlen=RECENT)
 
     # -- the application's side ----------------------------------------------------------
@@ -126,8 +130,15 @@ class Node:
         return self.publish_many([(kind, label, payload)])[0]
 
     def publish_many(self, items: Sequence[tuple[Kind, Sequence[str], bytes]]) -> list[Envelope]:
+        """Queue messages durably, and send them now if the connection is idle (a turn of
+        the loop sooner than by waking the sender, which on a busy machine is worth
+        milliseconds); else the sender takes them on its next pass."""
         out = self.store.publish(self.signer, items)
-        self._wake.set()
+        writer = self._parked
+        if writer and not writer.is_closing() and not writer.transport.get_write_buffer_size():
+            self._pass(writer)
+        else:
+            self._wake.set()
         return out
 
     async def messages(self, after: int = 0) -> AsyncIterator[Received]:
@@ -223,39 +234,53 @@ class Node:
         Each connection starts with a small window that grows with every acknowledgement
         (as TCP's slow start): a link that keeps being cut still gets the oldest messages
         acknowledged, instead of spending every connection resending one big window.
-        A pass runs on each publish, on an acknowledgement only if the last pass filled
-        the window (otherwise it left nothing unsent), and every `poll_s` when idle; so a
-        RECEIVED waits at most `poll_s` and mostly costs no write or hub wake-up of its own.
+        A pass runs on each publish (in `publish_many` itself while this waits), on an
+        acknowledgement only if the last pass filled the window (otherwise it left nothing
+        unsent), and when `poll_s` has gone by since the last pass; so a RECEIVED waits at
+        most `poll_s` and mostly costs no write or hub wake-up of its own.
         """
-        sent = [0, 0, 0]
-        idle = 0.0
+        loop = asyncio.get_running_loop()
+        self._sent = [0, 0, 0]
+        self._passed = self._published = loop.time()
         while True:
-            self._wake.clear()  # before reading, so a publish meanwhile is not waited past
-            out = [frames.received(lane, hseq) for lane, hseq in self._confirm.items()]
-            self._confirm.clear()
-            room = self._room - len(self._inflight)
-            for lane in Lane:
-                if room <= 0:
-                    break
-                rows = self.store.pending(lane, sent[lane], room)
-                if rows:
-                    out += [frames.frame(FrameType.PUBLISH, r.raw) for r in rows]
-                    self._inflight.update(r.seq for r in rows)
-                    sent[lane] = rows[-1].seq
-                    room -= len(rows)
-                    idle = 0.0
-            self._blocked = room <= 0
-            if out:
-                writer.write(b"".join(out))
+            self._pass(writer)
             await writer.drain()
+            self._parked = writer  # publish_many may pass meanwhile
             try:
-                async with asyncio.timeout(self.poll_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                idle += self.poll_s
-                if idle >= self.idle_s / 3:
-                    writer.write(frames.frame(FrameType.PING))
-                    idle = 0.0
+                while not self._wake.is_set():  # until woken, or poll_s after the last pass
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout_at(self._passed + self.poll_s):
+                            await self._wake.wait()
+                    if loop.time() >= self._passed + self.poll_s:
+                        break
+            finally:
+                self._parked = None
+            if loop.time() - self._published >= self.idle_s / 3:
+                writer.write(frames.frame(FrameType.PING))
+                self._published = loop.time()
+
+    def _pass(self, writer: asyncio.StreamWriter) -> None:
+        """One sender pass: the RECEIVED frames due and what the window lets out of the
+        outbox, in one write."""
+        self._wake.clear()  # before reading, so a publish meanwhile is not waited past
+        self._passed = now = asyncio.get_running_loop().time()
+        out = [frames.received(lane, hseq) for lane, hseq in self._confirm.items()]
+        self._confirm.clear()
+        room = self._room - len(self._inflight)
+        sent = self._sent
+        for lane in Lane:
+            if room <= 0:
+                break
+            rows = self.store.pending(lane, sent[lane], room)
+            if rows:
+                out += [frames.frame(FrameType.PUBLISH, r.raw) for r in rows]
+                self._inflight.update(r.seq for r in rows)
+                sent[lane] = rows[-1].seq
+                room -= len(rows)
+                self._published = now
+        self._blocked = room <= 0
+        if out:
+            writer.write(b"".join(out))
 
     def _handle(self, batch: list[tuple[FrameType, bytes]]) -> None:
         acked: list[int] = []
