@@ -201,3 +201,21 @@ def test_ellipse_polygon_is_valid_and_of_the_right_size(
     assert len(caps) == (2 if crosses else 1)
     assert all(c.is_valid and len(c.exterior.coords) <= 100 for c in caps)
     assert sum(c.area for c in caps) == pytest.approx(poly.area, rel=0.02)
+
+
+def test_a_state_below_the_surface_has_come_down_and_flies_over_nothing() -> None:
+    # a spent stage's track predicted on past its fall (North Korea, 1.5 km underground,
+    # km of uncertainty): flown on, it went through the Earth and its ground track swept
+    # every prefecture of Japan (lofted-ICBM exercise, 2026-12-03)
+    down = state_estimate(
+        590.0, *PYONGYANG, -1.5e3, (100.0, -60.0, -150.0), sigma_m=8e3, sigma_v=100.0,
+        impact_point=impact(*PYONGYANG, 636.0),
+    )  # fmt: skip
+    got = assess(down, policy(corridor_ceiling_m=2000e3))
+    assert got.basis == "trajectory" and got.corridor is None
+    assert got.region_ids == frozenset() and got.t_path_end == 590.0
+    # the same fall 1.5 km up lands at once, near where it is: still no Japanese region
+    up = structs.replace(down, ecef_m=state_estimate(590.0, *PYONGYANG, 1.5e3, (0, 0, 0)).ecef_m)
+    above = assess(up, policy(corridor_ceiling_m=2000e3))
+    assert above.corridor is not None and above.region_ids == frozenset()
+    assert above.t_path_end is not None and above.t_path_end < 620.0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 from alert_support import (
     AKITA,
     EPOCH,
     IWATE,
     PACIFIC_FAR,
+    SEA_OF_JAPAN_EEZ,
     boosting,
     falling_on,
     impact,
@@ -17,7 +19,9 @@ from msgspec import structs
 
 from warnlink.alert.cap import alert_xml
 from warnlink.alert.lifecycle import AlertMessage, Authority
-from warnlink.formats.records import Orbit
+from warnlink.formats.records import Estimate, Orbit, vec3
+from warnlink.geo.frames import ecef_to_eci, ecef_to_geodetic, eci_to_ecef, enu_basis
+from warnlink.physics.propagate import coast
 
 
 def _chain_ok(msgs: list[AlertMessage]) -> None:
@@ -203,3 +207,34 @@ def test_a_well_known_heading_lifts_regions_long_outside_the_sector() -> None:
         m for t in range(7, 40, 2) for m in wide.update(boosting(float(t), heading=(150.0, 15.0)))
     ]
     assert not any(p.stage == "lifted" for m in later for p in m.parts)
+
+
+def _flown(e: Estimate, t: float, east_m: float = 0.0) -> Estimate:
+    """e's object at t, flown by the coast model (vacuum; shifted east_m), as a new track
+    with no prediction yet (the tracker withholds it for a new track's first seconds)."""
+    r, v = ecef_to_eci(e.t, np.array([e.ecef_m]), np.array([e.vel_mps]))
+    (arc,) = coast(e.t, r, v, t_stop=t)
+    r1, v1 = eci_to_ecef(arc.t[-1:], arc.r[-1:], arc.v[-1:])
+    lat, lon, _ = ecef_to_geodetic(r1[0])
+    shift = east_m * enu_basis(float(lat), float(lon))[0]
+    return structs.replace(
+        e, t=t, track="new", ecef_m=vec3(r1[0] + shift), vel_mps=vec3(v1[0]), impact=None
+    )
+
+
+def test_a_coasting_threat_re_acquired_after_a_gap_is_not_a_new_launch() -> None:
+    """A lofted missile's warhead leaves every sensor's cover near apogee; the new track
+    of it minutes later (no prediction in its first seconds) continues its threat's
+    warning instead of a launch alert for every region within reach."""
+    auth = Authority(policy(), EPOCH)
+    high = state_estimate(
+        100.0, 41.5, 134.9, 1300e3, (-1500.0, 0.0, -2500.0), track="rv",
+        impact_point=impact(*SEA_OF_JAPAN_EEZ, 500.0),
+    )  # fmt: skip
+    assert auth.update(high) == []  # a trajectory into the sea: nothing to warn
+    assert auth.update(_flown(high, 250.0)) == []  # 150 s later, where the rv is: joined
+    # 300 km off the flown path it is something else: warned as a launch
+    other = Authority(policy(), EPOCH)
+    other.update(high)
+    (alert,) = other.update(_flown(high, 250.0, east_m=300e3))
+    assert (alert.msg_type, alert.stage) == ("Alert", "launch")

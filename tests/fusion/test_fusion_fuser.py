@@ -92,6 +92,22 @@ def test_own_tracks_are_never_dropped_for_the_clock_only_for_newer_own_reports()
     assert len(fuser.picture(170.0)) == 1  # its own computing 70 s behind: predicted forward
 
 
+def test_a_lone_own_track_leaves_once_its_tracker_has_gone_on_without_it() -> None:
+    # the party's only track (a spent stage below its radars' horizon) is no longer
+    # measured: once the tracker has processed max_age_s past it, it is not current
+    fuser = Fuser("JP", max_age_s=10.0, max_hold_s=30.0)
+    fuser.add(report("JP", "T1", 100.0))
+    fuser.add(report("KR", "T5", 100.0, shift_m=30e3))
+    fuser.processed(110.0)
+    assert len(fuser.picture(112.0)) == 2  # 10 s behind its tracker: kept
+    fuser.processed(110.5)
+    (f,) = fuser.picture(112.0)
+    assert f.contributors == [("KR", "T5")]  # a partner's is judged by its own reports
+    fuser.processed(90.0)  # the mark never goes back
+    fuser.add(report("JP", "T2", 100.0))
+    assert [f.contributors for f in fuser.picture(112.0)] == [[("KR", "T5")]]
+
+
 def test_reports_newer_than_the_picture_wait() -> None:
     fuser = Fuser("JP")
     fuser.add(report("KR", "T1", 105.0))

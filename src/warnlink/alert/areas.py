@@ -191,10 +191,20 @@ def predicted_path(e: Estimate, horizon_s: float = PATH_HORIZON_S) -> PredictedP
 
     Thrust is ignored, as in track.predict: the path of the object if it stopped burning
     now. Each point's samples are resampled on a DT_PATH_S grid by the integrator's cubic
-    Hermite interpolant; a point that has landed stays where it landed.
+    Hermite interpolant; a point that has landed stays where it landed. A state below the
+    surface (a track predicted on past its fall) has come down: its path is that one point,
+    landed, since the integrator would fly it on through the Earth and its ground track
+    would sweep half a continent.
     """
     check_estimate(e)
     mean = np.array([*e.ecef_m, *e.vel_mps], float)
+    lat0, lon0, alt0 = ecef_to_geodetic(mean[:3])
+    if alt0 < 0.0:
+        one = np.zeros(1)
+        return PredictedPath(
+            t=np.array([e.t]), lat_deg=np.atleast_1d(lat0), lon_deg=np.atleast_1d(lon0),
+            alt_m=np.atleast_1d(alt0), cross_sigma_m=one, cross_offset_m=one, landed=True,
+        )  # fmt: skip
     cov = np.asarray(e.cov_ecef, float).reshape(6, 6)
     pts = sigma_points(mean[None], cov[None])[0]  # (13, 6) ECEF
     w = sigma_weights(6)
@@ -237,10 +247,11 @@ def corridor_segments(
 
     The half-width at a sample is z * cross_sigma + |mean offset| (z the two-sided normal
     quantile of the confidence), at least MIN_HALF_WIDTH_M. Returns the pieces and the
-    time interval of each, for overflight times per region.
+    time interval of each, for overflight times per region. A path of one point (down
+    already) has none.
     """
     below = path.alt_m < ceiling_m
-    if not below.any():
+    if len(path.t) < 2 or not below.any():  # one point: it has come down, nothing flies over
         return np.empty(0, object), np.empty(0), np.empty(0)
     idx = np.flatnonzero(below)
     half = np.maximum(

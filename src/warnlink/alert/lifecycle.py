@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from warnlink.alert.areas import (
+    DT_COAST_S,
     SEVERITY,
     Assessment,
     ImpactPlace,
@@ -38,8 +39,10 @@ from warnlink.alert.areas import (
 from warnlink.alert.policy import AlertPolicy
 from warnlink.alert.texts import Stage, Text, local_time, render
 from warnlink.formats.records import Estimate
+from warnlink.geo.frames import ecef_to_eci, eci_to_ecef
 from warnlink.geo.regions import Polygonal
 from warnlink.physics.atmosphere import G0
+from warnlink.physics.propagate import coast
 
 MsgType = Literal["Alert", "Update", "Cancel"]
 ACTIVE_STAGES: tuple[Stage, ...] = ("launch", "impact_expected", "overflight_expected")
@@ -223,19 +226,30 @@ class Authority:
 
     def _same_threat(self, e: Estimate) -> _Thread | None:
         """The open thread whose track, flown on to e.t, is nearest e (within the policy's
-        same_threat_m, from an estimate at most same_threat_window_s old), if any."""
+        same_threat_m), if any: from an estimate at most same_threat_window_s old, or
+        from an older one if the threat has a trajectory (it coasts), flown by the coast
+        model. A lofted missile's stage and warhead leave every sensor's cover for minutes
+        near apogee; their new tracks on the way down are the same threat, not launches."""
         p = self.policy
         best: tuple[float, _Thread] | None = None
         r = np.asarray(e.ecef_m, float)
         for th in self._threads.values():
             last = th.estimate
-            if th.closed or last is None or not 0.0 <= e.t - last.t <= p.same_threat_window_s:
+            if th.closed or th.fell or last is None or e.t < last.t:
                 continue
             dt = e.t - last.t
             r0 = np.asarray(last.ecef_m, float)
-            # constant velocity with gravity's drop: within a few km over half a minute
-            ahead = r0 + np.asarray(last.vel_mps, float) * dt
-            ahead -= 0.5 * G0 * dt * dt * r0 / np.linalg.norm(r0)
+            if dt <= p.same_threat_window_s:
+                # constant velocity with gravity's drop: within a few km over half a minute
+                ahead = r0 + np.asarray(last.vel_mps, float) * dt
+                ahead -= 0.5 * G0 * dt * dt * r0 / np.linalg.norm(r0)
+            elif th.trajectory:
+                flown = _coasted(last, e.t)
+                if flown is None:
+                    continue
+                ahead = flown
+            else:
+                continue
             miss = float(np.linalg.norm(ahead - r))
             if miss <= p.same_threat_m and (best is None or miss < best[0]):
                 best = (miss, th)
@@ -477,6 +491,20 @@ class Authority:
         th.history.append(msg)
         self.messages.append(msg)
         return msg
+
+
+def _coasted(e: Estimate, t: float) -> np.ndarray | None:
+    """ECEF position of e's mean state flown by the coast model to t (its ballistic
+    coefficient, if known); None if it reaches the ground first."""
+    r_eci, v_eci = ecef_to_eci(
+        e.t, np.asarray(e.ecef_m, float)[None], np.asarray(e.vel_mps, float)[None]
+    )
+    beta = e.ballistic_coefficient_kg_m2 or np.inf
+    (arc,) = coast(e.t, r_eci, v_eci, t_stop=t, beta=beta, dt_fine=DT_COAST_S)
+    if arc.at_surface:
+        return None
+    r, _ = eci_to_ecef(arc.t[-1:], arc.r[-1:], arc.v[-1:])
+    return np.asarray(r[0], float)
 
 
 def run_alerts(

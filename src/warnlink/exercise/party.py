@@ -169,6 +169,7 @@ class Party:
             if self._newly_confirmed(updates):
                 self.flush(pending)
                 pending = []
+            self.fuser.processed(pending[0].t if pending else t)
         pending.extend(self.tracker.finish())
         self.flush(pending)
 

@@ -97,6 +97,17 @@ class Fuser:
         self._systems: dict[str, _System] = {}
         self._system_of: dict[Key, str] = {}
         self._next_id = 1
+        self._own_t = -np.inf  # the own tracker has handed over every update before this
+
+    def processed(self, t: float) -> None:
+        """The party's own tracker has handed over all its updates before scenario time t.
+
+        Its own tracks are then judged stale against t, as a partner's are against that
+        partner's newest report: without this a lone own track that stopped being measured
+        (a spent stage below the radar horizon) stayed in the picture, predicted forward
+        for as long as the tracker kept it, down through the ground.
+        """
+        self._own_t = max(self._own_t, t)
 
     def add(self, report: SharedTrack) -> None:
         """Take a report (own or a partner's); a deletion drops its track at once."""
@@ -116,10 +127,11 @@ class Fuser:
         (the origin stopped reporting it), or, for a partner's, when nothing newer than
         max_hold_s before t has come (the partner or its link is silent). Staleness is
         judged against each origin's own newest report, so a late link or a party whose
-        own computing lags the clock is predicted forward, not dropped. Reports newer than
+        own computing lags the clock is predicted forward, not dropped; for the own party
+        that is also the time its tracker has processed (`processed`). Reports newer than
         t are kept for later pictures but not used in this one.
         """
-        newest: dict[str, float] = {}
+        newest: dict[str, float] = {self.party: self._own_t}
         for (party, _), r in self.reports.items():
             newest[party] = max(newest.get(party, r.t), r.t)
         stale = [

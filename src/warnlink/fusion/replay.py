@@ -40,6 +40,7 @@ class Replay:
             for r in reports:
                 if sharing or r.party == party:
                     fuser.add(r)
+            fuser.processed(t)
             out.append((t, fuser.picture(t)))
         return out
 
