@@ -136,42 +136,12 @@ def step(x: F64, thrust: float, dt: float, n_sub: int, work: F64) -> None:
             y[c] += sixth * (k1[c] + 2.0 * k2[c] + 2.0 * k3[c] + k4[c])
 
 
-@njit(cache=True)
-def _derivative(x: F64, thrust: F64) -> F64:
-    out = np.zeros_like(x)
-    for i in range(x.shape[0]):
-        k = min(math.exp(min(x[i, LOG_K], _LN_K_MAX)), K_MAX)
-        _rates(x[i, :6], thrust[i] * x[i, 6:9], k, out[i, :6])
-    return out
-
-
-def derivative(x: F64, thrust: F64) -> F64:
-    """dx/dt of states (m, 10); thrust (m,) is 1 where the thrust term acts, else 0."""
-    out: F64 = _derivative(x, thrust)
-    return out
-
-
 def substeps(dt: F64) -> int:
     """RK4 steps of at most MAX_STEP_S over the longest of dt, or 0: the midpoint rule,
     for the short gaps between scans (<= SHORT_STEP_S), whose error there is far below
     the process noise."""
     span = float(np.abs(dt).max()) if dt.size else 0.0
     return 0 if span <= SHORT_STEP_S else max(1, math.ceil(span / MAX_STEP_S))
-
-
-@njit(cache=True)
-def _integrate(x: F64, dt: F64, thrust: F64, n_sub: int) -> F64:
-    out = x.copy()
-    work = np.empty((5, 6))
-    for i in range(x.shape[0]):
-        step(out[i], thrust[i], dt[i], n_sub, work)
-    return out
-
-
-def propagate(x: F64, dt: F64, thrust: F64) -> F64:
-    """Integrate states (m, 10) over their own dt (m,) in substeps(dt) equal steps."""
-    out: F64 = _integrate(np.ascontiguousarray(x, np.float64), dt, thrust, substeps(dt))
-    return out
 
 
 def process_noise(dt: F64, model: int, q: ProcessNoise) -> F64:
