@@ -144,6 +144,21 @@ def substeps(dt: F64) -> int:
     return 0 if span <= SHORT_STEP_S else max(1, math.ceil(span / MAX_STEP_S))
 
 
+@njit(cache=True)
+def _integrate(x: F64, dt: F64, thrust: F64, n_sub: int) -> F64:
+    out = x.copy()
+    work = np.empty((5, 6))
+    for i in range(x.shape[0]):
+        step(out[i], thrust[i], dt[i], n_sub, work)
+    return out
+
+
+def propagate(x: F64, dt: F64, thrust: F64) -> F64:
+    """Integrate states (m, 10) over their own dt (m,) in substeps(dt) equal steps."""
+    out: F64 = _integrate(np.ascontiguousarray(x, np.float64), dt, thrust, substeps(dt))
+    return out
+
+
 def process_noise(dt: F64, model: int, q: ProcessNoise) -> F64:
     """Discrete process noise (n, 10, 10) over dt (n,) for one model.
 
