@@ -199,6 +199,17 @@ def update(
 
 
 @njit(cache=True)
+def _times_transpose(A: F64, B: F64, out: F64) -> None:
+    """out = A B^T, written in place (compiled; no temporaries in _kalman's loop)."""
+    for a in range(A.shape[0]):
+        for c in range(B.shape[0]):
+            total = 0.0
+            for e in range(A.shape[1]):
+                total += A[a, e] * B[c, e]
+            out[a, c] = total
+
+
+@njit(cache=True)
 def _kalman(x: F64, P: F64, C: F64, S_inv: F64, nu: F64, beta: F64) -> tuple[F64, F64]:
     """update's states and covariances, filter by filter (compiled: the batched products
     of (n, 2, 10, m) arrays cost far more in numpy calls than in arithmetic). With one
@@ -214,12 +225,7 @@ def _kalman(x: F64, P: F64, C: F64, S_inv: F64, nu: F64, beta: F64) -> tuple[F64
             b += beta[i, j]
         for k in range(k_models):
             Ci, Si = C[i, k], S_inv[i, k]
-            for a in range(d):  # K = C S_inv^T
-                for c in range(m):
-                    total = 0.0
-                    for e in range(m):
-                        total += Ci[a, e] * Si[c, e]
-                    K[a, c] = total
+            _times_transpose(Ci, Si, K)  # K = C S_inv^T
             for c in range(m):
                 total = 0.0
                 for j in range(J):
@@ -231,12 +237,7 @@ def _kalman(x: F64, P: F64, C: F64, S_inv: F64, nu: F64, beta: F64) -> tuple[F64
                     for j in range(J):
                         total += beta[i, j] * nu[i, k, j, c] * nu[i, k, j, e]
                     spread[c, e] = total - nu_bar[c] * nu_bar[e]
-            for a in range(d):  # K spread
-                for c in range(m):
-                    total = 0.0
-                    for e in range(m):
-                        total += K[a, e] * spread[e, c]
-                    Ks[a, c] = total
+            _times_transpose(K, spread, Ks)  # K spread (spread is symmetric)
             for a in range(d):
                 total = 0.0
                 for c in range(m):
