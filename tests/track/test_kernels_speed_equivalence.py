@@ -91,7 +91,8 @@ def test_derivative_matches_plain_formulas() -> None:
     want = _derivative_plain(x, thrust)
     got = np.zeros_like(x)
     for row, out, on in zip(x, got, thrust, strict=True):
-        models._rates(row[:6], on * row[ACC], min(np.exp(row[LOG_K]), models.K_MAX), out[:6])
+        k = min(np.exp(row[LOG_K]), models.K_MAX)
+        models._rates(row[:6], on * row[ACC], k, models.DRAG_MAX, out[:6])
     assert np.allclose(got, want, rtol=1e-10, atol=1e-12 * np.abs(want).max())
 
 

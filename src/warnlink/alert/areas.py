@@ -8,8 +8,8 @@ Three shapes, all shapely geometries in WGS84 lon/lat degrees:
 - the *overflight corridor*: the ground track of the predicted path while it is below
   the policy's altitude ceiling, widened by a confidence-scaled cross-track sigma. The
   state's 6-dim distribution is flown with unscented sigma points (track.predict's) by
-  the project's own coast model (physics.propagate.coast); the centre point's ground
-  track is the corridor's spine;
+  the compiled coast of warnlink.track.coast_path; the centre point's ground track is the
+  corridor's spine;
 - before a trajectory exists (the motor still burns, so where it will fall is unknown)
   the *launch sector*: the authority's regions within launch_range_m of the object,
   inside the heading +- (launch_sector_deg + 3 sigma) if a heading is known, else all
@@ -43,9 +43,8 @@ from warnlink.geo.frames import (
     geodetic_to_ecef,
 )
 from warnlink.geo.regions import Polygonal, Region, load_land, load_regions
-from warnlink.physics.integrate import hermite
-from warnlink.physics.propagate import coast
 from warnlink.scenario.load import destination
+from warnlink.track.coast_path import CoastPath, coast_path
 from warnlink.track.ellipse import chi2_2dof
 from warnlink.track.predict import sigma_points, sigma_weights
 
@@ -58,7 +57,6 @@ CIRCLE_POINTS = 16  # vertices of a corridor disc
 MIN_SEMI_AXIS_M = 1e3  # an impact area is never narrower: a warning is not a point
 MIN_HALF_WIDTH_M = 2e3  # nor is a corridor
 DT_PATH_S = 4.0  # spacing of the corridor's ground-track samples (about 30 km at 7 km/s)
-DT_COAST_S = 2.0  # integration step in the air: a ground track needs no finer (track.predict's)
 PATH_HORIZON_S = 3600.0  # the corridor looks this far ahead
 TERRITORIAL_M = 12 * 1852.0  # 12 nmi
 EEZ_M = 200 * 1852.0  # 200 nmi: "within the EEZ" means within 200 nmi of the land here
@@ -186,45 +184,41 @@ class PredictedPath:
     landed: bool  # the centre reaches the ground within the horizon
 
 
+def flown(e: Estimate, states_ecef: F64, grid: F64) -> CoastPath:
+    """States (n, 6) ECEF at e.t flown unpowered along grid (from e.t) with e's ballistic
+    coefficient (no drag if unknown), by the compiled coast of warnlink.track.coast_path."""
+    r_eci, v_eci = ecef_to_eci(e.t, states_ecef[:, :3], states_ecef[:, 3:])
+    beta = e.ballistic_coefficient_kg_m2
+    return coast_path(e.t, r_eci, v_eci, 1.0 / beta if beta else 0.0, grid)
+
+
 def predicted_path(e: Estimate, horizon_s: float = PATH_HORIZON_S) -> PredictedPath:
-    """Fly the estimate's state distribution (13 sigma points) with physics.propagate.coast.
+    """Fly the estimate's state distribution (13 sigma points) on a DT_PATH_S grid.
 
     Thrust is ignored, as in track.predict: the path of the object if it stopped burning
-    now. Each point's samples are resampled on a DT_PATH_S grid by the integrator's cubic
-    Hermite interpolant; a point that has landed stays where it landed. A state below the
-    surface (a track predicted on past its fall) has come down: its path is that one point,
-    landed, since the integrator would fly it on through the Earth and its ground track
-    would sweep half a continent.
+    now. The grid ends where the centre point lands (or at the horizon); a point that has
+    landed stays where it landed. A state below the surface (a track predicted on past its
+    fall) has come down: its path is that one point, landed.
     """
     check_estimate(e)
     mean = np.array([*e.ecef_m, *e.vel_mps], float)
-    lat0, lon0, alt0 = ecef_to_geodetic(mean[:3])
-    if alt0 < 0.0:
+    grid = e.t + np.append(np.arange(0.0, horizon_s, DT_PATH_S), horizon_s)
+    centre = flown(e, mean[None], grid)
+    landed = bool(centre.landed[0])
+    if landed:
+        grid = np.append(grid[grid < centre.t_land[0]], centre.t_land[0])
+    if len(grid) < 2:
+        lat0, lon0, alt0 = ecef_to_geodetic(mean[:3])
         one = np.zeros(1)
         return PredictedPath(
-            t=np.array([e.t]), lat_deg=np.atleast_1d(lat0), lon_deg=np.atleast_1d(lon0),
+            t=grid, lat_deg=np.atleast_1d(lat0), lon_deg=np.atleast_1d(lon0),
             alt_m=np.atleast_1d(alt0), cross_sigma_m=one, cross_offset_m=one, landed=True,
         )  # fmt: skip
     cov = np.asarray(e.cov_ecef, float).reshape(6, 6)
     pts = sigma_points(mean[None], cov[None])[0]  # (13, 6) ECEF
     w = sigma_weights(6)
-    r_eci, v_eci = ecef_to_eci(e.t, pts[:, :3], pts[:, 3:])
-    beta = e.ballistic_coefficient_kg_m2 or np.inf
-    arcs = coast(e.t, r_eci, v_eci, t_stop=e.t + horizon_s, beta=beta, dt_fine=DT_COAST_S)
-    t_end = arcs[0].t[-1]
-    grid = np.append(np.arange(e.t, t_end, DT_PATH_S), t_end)
-    pos = np.empty((len(arcs), len(grid), 3))
-    for i, arc in enumerate(arcs):
-        y = np.concatenate([arc.r, arc.v], axis=1)
-        tg = np.minimum(grid, arc.t[-1])
-        j = np.clip(np.searchsorted(arc.t, tg, side="right") - 1, 0, max(len(arc.t) - 2, 0))
-        if len(arc.t) < 2:
-            pos[i] = arc.r[0]
-            continue
-        dt = arc.t[j + 1] - arc.t[j]
-        s = np.clip((tg - arc.t[j]) / np.where(dt > 0, dt, 1.0), 0.0, 1.0)
-        r_i = hermite(y[j], y[j + 1], dt, s)
-        pos[i] = eci_to_ecef(tg, r_i, np.zeros_like(r_i))[0]
+    r_eci = flown(e, pts, grid).r_eci  # (13, k, 3)
+    pos = eci_to_ecef(np.broadcast_to(grid, r_eci.shape[:2]), r_eci, np.zeros_like(r_eci))[0]
     lat, lon, alt = ecef_to_geodetic(pos[0])
     basis = enu_basis(lat, lon)  # (k, 3, 3)
     east_north = np.einsum("kij,pkj->pki", basis[:, :2], pos - pos[0])  # (13, k, 2)
@@ -236,7 +230,7 @@ def predicted_path(e: Estimate, horizon_s: float = PATH_HORIZON_S) -> PredictedP
     var = w @ (d - d_mean) ** 2
     return PredictedPath(
         t=grid, lat_deg=lat, lon_deg=unwrap_lon(lon, float(lon[0])), alt_m=alt,
-        cross_sigma_m=np.sqrt(var), cross_offset_m=np.abs(d_mean), landed=arcs[0].at_surface,
+        cross_sigma_m=np.sqrt(var), cross_offset_m=np.abs(d_mean), landed=landed,
     )  # fmt: skip
 
 

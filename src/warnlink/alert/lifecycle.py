@@ -26,23 +26,22 @@ from typing import Literal
 import numpy as np
 
 from warnlink.alert.areas import (
-    DT_COAST_S,
     SEVERITY,
     Assessment,
     ImpactPlace,
     RegionIndex,
     RegionRisk,
     assess,
+    flown,
     launch_basis,
     region_index,
 )
 from warnlink.alert.policy import AlertPolicy
 from warnlink.alert.texts import Stage, Text, local_time, render
 from warnlink.formats.records import Estimate
-from warnlink.geo.frames import ecef_to_eci, eci_to_ecef
+from warnlink.geo.frames import eci_to_ecef
 from warnlink.geo.regions import Polygonal
 from warnlink.physics.atmosphere import G0
-from warnlink.physics.propagate import coast
 
 MsgType = Literal["Alert", "Update", "Cancel"]
 ACTIVE_STAGES: tuple[Stage, ...] = ("launch", "impact_expected", "overflight_expected")
@@ -494,17 +493,13 @@ class Authority:
 
 
 def _coasted(e: Estimate, t: float) -> np.ndarray | None:
-    """ECEF position of e's mean state flown by the coast model to t (its ballistic
-    coefficient, if known); None if it reaches the ground first."""
-    r_eci, v_eci = ecef_to_eci(
-        e.t, np.asarray(e.ecef_m, float)[None], np.asarray(e.vel_mps, float)[None]
-    )
-    beta = e.ballistic_coefficient_kg_m2 or np.inf
-    (arc,) = coast(e.t, r_eci, v_eci, t_stop=t, beta=beta, dt_fine=DT_COAST_S)
-    if arc.at_surface:
+    """ECEF position of e's mean state flown by the coast model to t (e.t <= t; its
+    ballistic coefficient, if known); None if it is down by then (or already was)."""
+    path = flown(e, np.array([[*e.ecef_m, *e.vel_mps]], float), np.unique([e.t, t]))
+    if path.landed[0]:
         return None
-    r, _ = eci_to_ecef(arc.t[-1:], arc.r[-1:], arc.v[-1:])
-    return np.asarray(r[0], float)
+    r, _ = eci_to_ecef(path.t[-1], path.r_eci[0, -1], np.zeros(3))
+    return np.asarray(r, float)
 
 
 def run_alerts(

@@ -73,10 +73,11 @@ def _density(z: float) -> float:
 
 
 @njit(cache=True)
-def _rates(y: F64, thrust_acc: F64, k: float, out: F64) -> None:
+def _rates(y: F64, thrust_acc: F64, k: float, drag_max: float, out: F64) -> None:
     """d/dt of one row y = [r, v] (6,) into out (6,): gravity (J2) + thrust_acc (3,) +
     drag with k = Cd·A/m below DRAG_TOP_M (geocentric test, cheap; above, drag is under
-    1e-3 m/s^2 and far inside the process noise), bounded by DRAG_MAX."""
+    1e-3 m/s^2 and far inside the process noise), bounded by drag_max (the filter's
+    DRAG_MAX)."""
     rx, ry, rz, vx, vy, vz = y[0], y[1], y[2], y[3], y[4], y[5]
     z2 = rz * rz
     r2 = rx * rx + ry * ry + z2
@@ -95,7 +96,7 @@ def _rates(y: F64, thrust_acc: F64, k: float, out: F64) -> None:
         wx, wy, wz = vx + OMEGA_EARTH * ry, vy - OMEGA_EARTH * rx, vz  # air-relative
         f = -0.5 * _density(h) * k * math.sqrt(wx * wx + wy * wy + wz * wz)
         dx, dy, dz = f * wx, f * wy, f * wz
-        scale = min(1.0, DRAG_MAX / max(math.sqrt(dx * dx + dy * dy + dz * dz), 1e-12))
+        scale = min(1.0, drag_max / max(math.sqrt(dx * dx + dy * dy + dz * dz), 1e-12))
         ax += dx * scale
         ay += dy * scale
         az += dz * scale
@@ -112,26 +113,26 @@ def step(x: F64, thrust: float, dt: float, n_sub: int, work: F64) -> None:
     y, k1, k2, k3, k4 = x[:6], work[0], work[1], work[2], work[3]
     yt = work[4]
     if n_sub == 0:
-        _rates(y, acc, k, k1)
+        _rates(y, acc, k, DRAG_MAX, k1)
         for c in range(6):
             yt[c] = y[c] + 0.5 * dt * k1[c]
-        _rates(yt, acc, k, k2)
+        _rates(yt, acc, k, DRAG_MAX, k2)
         for c in range(6):
             y[c] += dt * k2[c]
         return
     h = dt / n_sub
     half, sixth = 0.5 * h, h / 6.0
     for _ in range(n_sub):
-        _rates(y, acc, k, k1)
+        _rates(y, acc, k, DRAG_MAX, k1)
         for c in range(6):
             yt[c] = y[c] + half * k1[c]
-        _rates(yt, acc, k, k2)
+        _rates(yt, acc, k, DRAG_MAX, k2)
         for c in range(6):
             yt[c] = y[c] + half * k2[c]
-        _rates(yt, acc, k, k3)
+        _rates(yt, acc, k, DRAG_MAX, k3)
         for c in range(6):
             yt[c] = y[c] + h * k3[c]
-        _rates(yt, acc, k, k4)
+        _rates(yt, acc, k, DRAG_MAX, k4)
         for c in range(6):
             y[c] += sixth * (k1[c] + 2.0 * k2[c] + 2.0 * k3[c] + k4[c])
 

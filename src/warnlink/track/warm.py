@@ -1,8 +1,10 @@
-"""Fill numba's on-disk cache of the tracker's compiled kernels (`make install`).
+"""Fill numba's on-disk cache of the tracker's compiled kernels and of the alerting's
+compiled coast (`make install`).
 
 A process that finds no cache compiles them first, about 13 s of CPU: on a fresh checkout
 that lands inside the first test or exercise party that tracks. Tracking the first few
-thousand measurements of a shipped scenario takes every kernel through its compile once.
+thousand measurements of a shipped scenario takes every kernel through its compile once;
+one flown state compiles track.coast_path.
 Usage: python -m warnlink.track.warm SCENARIO.toml
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from warnlink.formats.measurement_files import measurement_records, sensor_catalogue
 from warnlink.scenario.load import load_scenario
 from warnlink.sim.run import simulate
+from warnlink.track.coast_path import coast_path
 from warnlink.track.tracker import Tracker
 
 MEASUREMENTS = 3000
@@ -27,6 +30,7 @@ def main(scenario_path: Path) -> None:
     tracker = Tracker(sensor_catalogue(scenario.sensors, scenario.epoch))
     tracker.process(measurements[:MEASUREMENTS])
     tracker.finish()
+    coast_path(0.0, [[7e6, 0.0, 0.0]], [[0.0, 7.5e3, 0.0]], 1e-3, [0.0, 10.0])
     print(f"tracker kernels compiled and cached ({time.process_time() - start:.1f} s CPU)")
 
 
