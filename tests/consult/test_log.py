@@ -138,6 +138,33 @@ def test_verify_names_a_changed_entry(tmp_path: Path, parties: dict[str, Signer]
     assert any(p.startswith("checkpoint 4: root hash differs") for p in problems)
 
 
+SMALL_ORDER_KEY = (1).to_bytes(32, "little")  # the neutral point: anything verifies under it
+
+
+def test_a_small_order_key_is_refused_and_a_log_holding_one_is_reported(
+    tmp_path: Path, parties: dict[str, Signer]
+) -> None:
+    """Signatures are checked under ZIP 215 (docs/protocol.md), which a small-order key
+    would pass with any message: registering one is refused, and `consult verify` names
+    one written into the file behind the log's back instead of trusting or crashing."""
+    with _log(tmp_path, parties) as log:
+        with pytest.raises(LogError, match="weak key"):
+            log.register("NZ", SMALL_ORDER_KEY)
+        assert "NZ" not in log.keys
+    db = sqlite3.connect(tmp_path / "log.db")
+    assert db.execute("SELECT count(*) FROM parties WHERE party = 'NZ'").fetchone()[0] == 0
+    db.close()
+    (tmp_path / "b").mkdir()
+    _checkpointed(tmp_path / "b", parties)
+    _tamper(
+        tmp_path / "b" / "log.db",
+        f"UPDATE parties SET public_key = x'{SMALL_ORDER_KEY.hex()}' WHERE party = 'US';",
+    )
+    problems = verify_log(tmp_path / "b" / "log.db").problems
+    assert any(p.startswith("party US: weak key") for p in problems)
+    assert "entry 1: signature by unknown party US" in problems
+
+
 def test_verify_catches_a_rewritten_log_against_a_held_checkpoint(
     tmp_path: Path, parties: dict[str, Signer]
 ) -> None:

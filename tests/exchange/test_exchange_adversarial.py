@@ -249,3 +249,55 @@ def test_a_revocation_while_the_hub_runs_refuses_the_next_connection(
     refused = _refusals(hub)
     assert list(refused) == [peer] and "revoked" in refused[peer]
     assert hub.alive
+
+
+async def _mixed_write(fed: Federation) -> dict[int, tuple[FrameType, Reason | None]]:
+    """Good, forged, good, tampered, good: five PUBLISH frames in one write (one read at
+    the hub); the hub's answer to each sequence."""
+    jp = _signer(fed, "JP")
+    raws = []
+    for seq in range(1, 6):
+        env = seal(jp, seq=seq, kind=Kind.WARNING, label=["US"], payload=b"m%d" % seq)
+        raw = env.raw
+        if seq == 2:
+            raw = raw[:-SIGNATURE_SIZE] + bytes(SIGNATURE_SIZE)
+        elif seq == 4:
+            raw = raw.replace(b"\x01\x02US", b"\x01\x02KR", 1)
+        raws.append(raw)
+    async with RawClient(fed, "JP") as c:
+        await c.hello()
+        c.writer.write(b"".join(frames.frame(FrameType.PUBLISH, r) for r in raws))
+        answers: dict[int, tuple[FrameType, Reason | None]] = {}
+        while len(answers) < 5:
+            for ftype, body in await c.frames.frames():
+                if ftype == FrameType.ACK:
+                    answers[frames.parse_ack(body)[0]] = (ftype, None)
+                elif ftype == FrameType.REJECT:
+                    seq, reason, _ = frames.parse_reject(body)
+                    answers[seq] = (ftype, reason)
+        return answers
+
+
+def test_forged_among_good_in_one_read_only_the_bad_are_refused(federation: Federation) -> None:
+    """Each message of a read is judged alone: the forged and the tampered one are refused
+    with a logged reason, the others stored and delivered in their order."""
+    fed = federation
+    hub = fed.start_hub()
+    fed.start_node("US")
+    answers = asyncio.run(_mixed_write(fed))
+    assert answers == {
+        1: (FrameType.ACK, None),
+        2: (FrameType.REJECT, Reason.BAD_SIGNATURE),
+        3: (FrameType.ACK, None),
+        4: (FrameType.REJECT, Reason.BAD_SIGNATURE),
+        5: (FrameType.ACK, None),
+    }
+    us = fed.store("US")
+    wait_for(lambda: len(us.inbox()) == 3, 20, "the three good messages at US")
+    assert [(r.envelope.seq, r.envelope.payload) for r in us.inbox()] == [
+        (1, b"m1"), (3, b"m3"), (5, b"m5"),
+    ]  # fmt: skip
+    logged = {
+        (e.get("seq"), e.get("reason")) for e in hub.events() if e["event"] == "rejected"
+    }  # fmt: skip
+    assert logged == {(2, "BAD_SIGNATURE"), (4, "BAD_SIGNATURE")}

@@ -32,6 +32,7 @@ from warnlink.consult.merkle import (
     verify_consistency,
 )
 from warnlink.exchange.envelope import PARTY_RE
+from warnlink.exchange.pki import PkiError
 from warnlink.exchange.signing import Verifier, key_id_of
 
 RECORD_CONTEXT = b"WarnLink consult record v1\x00"
@@ -394,10 +395,14 @@ CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
 
 
 def plain_verifier(party: str, public_key: bytes) -> Verifier:
-    """A Verifier for a raw key whose certificate was checked elsewhere (or not at all)."""
+    """A Verifier for a raw key whose certificate was checked elsewhere (or not at all);
+    LogError for a key no signature may be checked with (Verifier refuses weak keys)."""
     from datetime import UTC, datetime
 
-    return Verifier(party, public_key, 0, datetime.max.replace(tzinfo=UTC))
+    try:
+        return Verifier(party, public_key, 0, datetime.max.replace(tzinfo=UTC))
+    except PkiError as exc:
+        raise LogError(f"party {party}: {exc}") from None
 
 
 class DecisionLog:
@@ -457,8 +462,9 @@ class DecisionLog:
             if known != public_key:
                 raise LogError(f"party {party} already has another key in this log")
             return
+        verifier = plain_verifier(party, public_key)  # before the row: a weak key is refused
         self._db.execute("INSERT INTO parties VALUES (?, ?, ?)", (party, public_key, certificate))
-        self.keys[party] = plain_verifier(party, public_key)
+        self.keys[party] = verifier
         self.raw_keys[party] = public_key
 
     def new_record(self, author: str, body: Body, time_ns: int) -> Record:

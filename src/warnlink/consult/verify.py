@@ -110,7 +110,11 @@ def _verify(db: sqlite3.Connection, checkpoint: str | None, pki_root: Path | Non
     raw: dict[str, bytes] = {}
     certs = SigningCertificates.for_root(pki_root) if pki_root is not None else None
     for party, key, cert in db.execute("SELECT party, public_key, certificate FROM parties"):
-        keys[party] = plain_verifier(party, bytes(key))
+        try:
+            keys[party] = plain_verifier(party, bytes(key))
+        except LogError as exc:
+            report.problems.append(str(exc))
+            continue
         raw[party] = bytes(key)
         if certs is None:
             continue

@@ -13,8 +13,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from nacl.exceptions import CryptoError
-from nacl.signing import SigningKey, VerifyKey
+from ed25519_zebra import ed_verify
+from nacl.bindings import crypto_core_ed25519_is_valid_point
+from nacl.signing import SigningKey
 
 from warnlink.exchange.envelope import Envelope
 from warnlink.exchange.pki import (
@@ -79,13 +80,21 @@ class Signer:
 
 
 class Verifier:
-    """The public key of a checked signing certificate, held by libsodium for the hot path."""
+    """The public key of a checked signing certificate.
+
+    Signatures are checked by ed25519-zebra under ZIP 215's rules (docs/protocol.md, section 2):
+    about 30% less CPU than libsodium, and the hub and every receiver verify each message.
+    ZIP 215 would accept anything under a small-order key, so such keys (and any key
+    libsodium deems invalid) are refused here, before any signature is checked with them.
+    """
 
     __slots__ = ("_key", "key_id", "not_after", "party", "serial")
 
     def __init__(self, party: str, raw_public_key: bytes, serial: int, not_after: datetime) -> None:
+        if len(raw_public_key) != 32 or not crypto_core_ed25519_is_valid_point(raw_public_key):
+            raise PkiError(f"weak key: party {party} key {raw_public_key.hex()}", reason="weak key")
         self.party = party
-        self._key = VerifyKey(raw_public_key)
+        self._key = bytes(raw_public_key)
         self.key_id = key_id_of(raw_public_key)
         self.serial = serial
         self.not_after = not_after
@@ -93,10 +102,9 @@ class Verifier:
     def verify(self, signature: bytes, message: bytes) -> bool:
         """Whether `signature` is this key's over `message`; False, never an exception."""
         try:
-            self._key.verify(message, signature)
-        except (CryptoError, ValueError, TypeError):
+            return bool(ed_verify(signature, message, self._key))
+        except TypeError:  # not bytes
             return False
-        return True
 
 
 class SigningCertificates:
