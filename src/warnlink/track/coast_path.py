@@ -5,7 +5,7 @@ couple of seconds (warnlink.alert.areas.predicted_path), and a joined threat's l
 estimate on to a new track's time (warnlink.alert.lifecycle). Through the general numpy
 integrator (warnlink.physics.integrate) that was over half of an exercise party's CPU:
 dozens of small-array calls per RK4 stage. Here each row is RK4-stepped in compiled code
-with the tracker's flight model (warnlink.track.models._rates: gravity with J2, drag on
+with the tracker's flight model (warnlink.track.models.rk4: gravity with J2, drag on
 physics.atmosphere's density table, no thrust, and none of the filter's drag bound), in
 steps of at most MAX_STEP_S, shorter where drag is stiff, landing on every grid time.
 A row whose height goes below zero within a step has landed: the crossing is found on
@@ -26,7 +26,7 @@ from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 from warnlink.geo.frames import A_WGS84, E2_WGS84, OMEGA_EARTH
-from warnlink.track.models import DRAG_TOP_M, _density, _rates
+from warnlink.track.models import DRAG_TOP_M, _density, _rates, rk4
 
 F64 = NDArray[np.float64]
 
@@ -70,24 +70,6 @@ def _hermite(y0: F64, f0: F64, y1: F64, f1: F64, dt: float, s: float, out: F64) 
 
 
 @njit(cache=True)
-def _step(y: F64, k: float, h: float, k1: F64, k2: F64, k3: F64, k4: F64, yt: F64) -> None:
-    """One RK4 step of y in place; k1 keeps the rates at its start."""
-    zero = np.zeros(3)
-    _rates(y, zero, k, np.inf, k1)
-    for c in range(6):
-        yt[c] = y[c] + 0.5 * h * k1[c]
-    _rates(yt, zero, k, np.inf, k2)
-    for c in range(6):
-        yt[c] = y[c] + 0.5 * h * k2[c]
-    _rates(yt, zero, k, np.inf, k3)
-    for c in range(6):
-        yt[c] = y[c] + h * k3[c]
-    _rates(yt, zero, k, np.inf, k4)
-    for c in range(6):
-        y[c] += h / 6.0 * (k1[c] + 2.0 * k2[c] + 2.0 * k3[c] + k4[c])
-
-
-@njit(cache=True)
 def _step_size(y: F64, k: float) -> float:
     """MAX_STEP_S, or less where drag matters: at most DRAG_STEPS of the time in which drag
     would change the air-relative speed by its own size (rho k |v_air| per second), and of
@@ -108,9 +90,9 @@ def _step_size(y: F64, k: float) -> float:
 @njit(cache=True)
 def _fly(y0: F64, k: F64, grid: F64, r_out: F64, t_land: F64) -> None:
     """Each row of y0 (n, 6) from grid[0] along the grid; positions into r_out (n, g, 3)."""
-    y, yt = np.empty(6), np.empty(6)
-    k1, k2, k3, k4 = np.empty(6), np.empty(6), np.empty(6), np.empty(6)
-    y_prev, f_end, p = np.empty(6), np.empty(6), np.empty(3)
+    y, y_prev, f_end, p = np.empty(6), np.empty(6), np.empty(6), np.empty(3)
+    zero, work = np.zeros(3), np.empty((5, 6))
+    k1 = work[0]  # the rates at the start of the step just taken
     n_grid = grid.shape[0]
     for i in range(y0.shape[0]):
         y[:] = y0[i]
@@ -126,9 +108,9 @@ def _fly(y0: F64, k: F64, grid: F64, r_out: F64, t_land: F64) -> None:
             while grid[g] - t > 1e-9 and not np.isfinite(t_land[i]):
                 h = min(grid[g] - t, _step_size(y, k[i]))
                 y_prev[:] = y
-                _step(y, k[i], h, k1, k2, k3, k4, yt)
+                rk4(y, zero, k[i], np.inf, h, 1, work)
                 if _height(y) < 0.0:  # landed within this step: bisect on the interpolant
-                    _rates(y, np.zeros(3), k[i], np.inf, f_end)
+                    _rates(y, zero, k[i], np.inf, f_end)
                     lo, hi = 0.0, 1.0
                     for _ in range(_BISECTIONS):
                         mid = 0.5 * (lo + hi)

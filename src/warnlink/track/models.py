@@ -108,31 +108,37 @@ def step(x: F64, thrust: float, dt: float, n_sub: int, work: F64) -> None:
     """Move one state x (10,) over dt in place (r and v; thrust and k are constant within
     a prediction): n_sub RK4 steps, or one midpoint step if n_sub is 0. thrust is 1 where
     the thrust term acts; work (5, 6) is scratch space."""
-    acc = thrust * x[6:9]  # ACC
     k = min(math.exp(min(x[LOG_K], _LN_K_MAX)), K_MAX)  # capped before exp: no overflow
-    y, k1, k2, k3, k4 = x[:6], work[0], work[1], work[2], work[3]
-    yt = work[4]
+    rk4(x[:6], thrust * x[6:9], k, DRAG_MAX, dt, n_sub, work)  # ACC
+
+
+@njit(cache=True)
+def rk4(y: F64, acc: F64, k: float, drag_max: float, dt: float, n_sub: int, work: F64) -> None:
+    """Move y = [r, v] (6,) over dt in place under _rates: n_sub RK4 steps, or one midpoint
+    step if n_sub is 0. work (5, 6) is scratch; work[0] keeps the rates at the start of
+    the last step (a Hermite interpolant over it needs them)."""
+    k1, k2, k3, k4, yt = work[0], work[1], work[2], work[3], work[4]
     if n_sub == 0:
-        _rates(y, acc, k, DRAG_MAX, k1)
+        _rates(y, acc, k, drag_max, k1)
         for c in range(6):
             yt[c] = y[c] + 0.5 * dt * k1[c]
-        _rates(yt, acc, k, DRAG_MAX, k2)
+        _rates(yt, acc, k, drag_max, k2)
         for c in range(6):
             y[c] += dt * k2[c]
         return
     h = dt / n_sub
     half, sixth = 0.5 * h, h / 6.0
     for _ in range(n_sub):
-        _rates(y, acc, k, DRAG_MAX, k1)
+        _rates(y, acc, k, drag_max, k1)
         for c in range(6):
             yt[c] = y[c] + half * k1[c]
-        _rates(yt, acc, k, DRAG_MAX, k2)
+        _rates(yt, acc, k, drag_max, k2)
         for c in range(6):
             yt[c] = y[c] + half * k2[c]
-        _rates(yt, acc, k, DRAG_MAX, k3)
+        _rates(yt, acc, k, drag_max, k3)
         for c in range(6):
             yt[c] = y[c] + h * k3[c]
-        _rates(yt, acc, k, DRAG_MAX, k4)
+        _rates(yt, acc, k, drag_max, k4)
         for c in range(6):
             y[c] += sixth * (k1[c] + 2.0 * k2[c] + 2.0 * k3[c] + k4[c])
 
