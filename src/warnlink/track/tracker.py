@@ -29,11 +29,9 @@ from warnlink.track import imm
 from warnlink.track.associate import (
     assign,
     claimed_plots,
-    innovations,
     jpda,
     radar_covers,
     score,
-    wrap,
 )
 from warnlink.track.beta_prior import update_priors
 from warnlink.track.manager import (
@@ -44,8 +42,8 @@ from warnlink.track.manager import (
     infrared_initial,
     radar_initial,
 )
-from warnlink.track.models import eci_to_ecef_t, infrared_los, radar_h, tangent_basis
-from warnlink.track.state import N_STATE, POS
+from warnlink.track.models import eci_to_ecef_t, infrared_los, tangent_basis
+from warnlink.track.state import POS
 
 F64 = NDArray[np.float64]
 Status = Literal["tentative", "confirmed", "deleted"]
@@ -161,10 +159,8 @@ class Tracker:
                 tab.x[act], tab.P[act], tab.mu[act], t - tab.t[act], cfg.noise, cfg.switching,
                 t - tab.last_boost[act],
             )  # fmt: skip
-            z, zhat, S, C, angles, gate, cover = self._predict_measurements(scan, x, P, mu)
-            nu = innovations(z, zhat, angles)
-            S_inv = np.asarray(np.linalg.inv(S), np.float64)  # shared by the gate and the gain
-            loglik, cost, feasible = score(nu, S, mu, gate, S_inv)
+            z, zhat, S, C, angle, gate, cover = self._predict_measurements(scan, x, P, mu)
+            nu, S_inv, loglik, cost, feasible = score(z, zhat, S, mu, gate, angle)
             status = tab.status[act]
             is_confirmed = status == CONFIRMED
             confirmed = np.flatnonzero(is_confirmed)
@@ -251,47 +247,31 @@ class Tracker:
 
     def _predict_measurements(
         self, scan: _Scan, x: F64, P: F64, mu: F64
-    ) -> tuple[F64, F64, F64, F64, list[int], float, NDArray[np.bool_]]:
+    ) -> tuple[F64, F64, F64, F64, int, float, NDArray[np.bool_]]:
         """Measurements as seen by each track, predictions, covariances, gate and coverage."""
         t, s = scan.t, scan.sensor
         if isinstance(s, RadarEntry):
-            site, basis = np.asarray(s.ecef_m), self._basis[s.id]
             with_rr = scan.z.shape[1] == 4
-
-            def h(X: F64, _: NDArray[np.intp]) -> F64:
-                n, k, _ = X.shape
-                Z = radar_h(X.reshape(n * k, N_STATE), t, site, basis, with_rr).reshape(n, k, -1)
-                Z[:, :, 1] = Z[:, :1, 1] + wrap(Z[:, :, 1] - Z[:, :1, 1])
-                return Z
-
-            zhat, S, C = imm.measure(x, P, mu, h)
+            zhat, S, C = imm.measure_radar(
+                x, P, mu, t, np.asarray(s.ecef_m), self._basis[s.id], with_rr
+            )
             sig = [s.range_sigma_m, np.radians(s.angle_sigma_deg), np.radians(s.angle_sigma_deg)]
             if with_rr:
                 sig.append(s.range_rate_sigma_mps or 0.0)
             S = S + np.diag(np.square(sig))
             best = np.argmax(mu, axis=1)
             cover = radar_covers(s, zhat[np.arange(len(x)), best], np.zeros(len(x)))
-            return scan.z[None], zhat, S, C, [1], self.cfg.gate_radar, cover
+            return scan.z[None], zhat, S, C, 1, self.cfg.gate_radar, cover
         sat = np.asarray(s.ecef_m)
         xc, _ = imm.combine(x, P, mu)
         centre = infrared_los(xc, t, sat)
         tb = tangent_basis(centre)
-
-        def g(X: F64, track: NDArray[np.intp]) -> F64:
-            n, k, _ = X.shape
-            los = infrared_los(X.reshape(n * k, N_STATE), t, sat).reshape(n, k, 3)
-            Z: F64 = (
-                np.einsum("nkc,njc->nkj", los, tb[track])
-                / np.einsum("nkc,nc->nk", los, centre[track])[..., None]
-            )
-            return Z
-
-        zhat, S, C = imm.measure(x, P, mu, g)
+        zhat, S, C = imm.measure_infrared(x, P, mu, t, sat, centre, tb)
         S = S + s.los_sigma_rad**2 * np.eye(2)
         z = np.einsum("mc,njc->nmj", scan.z, tb) / (scan.z @ centre.T).T[..., None]
         burning = mu[:, 0] > 0.5
         cover = burning & (height(xc[:, POS], FULL_PHYSICS) >= s.min_altitude_m)
-        return z, zhat, S, C, [], self.cfg.gate_infrared, cover
+        return z, zhat, S, C, -1, self.cfg.gate_infrared, cover
 
     def _initiate(self, scan: _Scan, c: int, parent: str | None) -> int | None:
         s, cfg = scan.sensor, self.cfg
