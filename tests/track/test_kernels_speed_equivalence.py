@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from warnlink.geo.frames import A_WGS84, GM_EARTH, J2_EARTH, OMEGA_EARTH, rot_z
+from warnlink.geo.frames import (
+    A_WGS84,
+    GM_EARTH,
+    J2_EARTH,
+    OMEGA_EARTH,
+    enu_basis,
+    enu_to_aer,
+    geodetic_to_ecef,
+    rot_z,
+)
 from warnlink.physics import atmosphere
 from warnlink.physics.dynamics import FULL_PHYSICS, air_velocity
 from warnlink.physics.gravity import gravity
@@ -16,6 +25,7 @@ from warnlink.track.associate import jpda, score
 from warnlink.track.imm import Switching
 from warnlink.track.models import BALLISTIC, BOOST, ProcessNoise
 from warnlink.track.state import ACC, LOG_K, N_STATE, POS, VEL
+from warnlink.track.tracker import _extrapolated_view
 
 F64 = NDArray[np.float64]
 RTOL = 1e-12
@@ -423,3 +433,19 @@ def test_predict_live_filters_match_the_masked_restatement() -> None:
     assert np.array_equal(Ps, np.concatenate([P0[boost, BOOST], ball_P]))
     assert np.array_equal(dts, np.r_[dt[boost], dt])
     assert np.array_equal(thrust, np.r_[np.ones(boost.size), np.zeros(15)])
+
+
+def test_candidate_view_matches_enu_to_aer() -> None:
+    x, P, mu = _imm_filters(20, seed=25)
+    t, dt = 640.0, np.linspace(0.0, 12.0, 20)
+    lat, lon = 37.0, 127.0
+    site = geodetic_to_ecef(lat, lon, 50.0)
+    basis = enu_basis(lat, lon)
+    zb, margin = _extrapolated_view(x, P, mu, dt, *models.earth_rotation(t), site, basis)
+    r = np.einsum("nj,njd->nd", mu, x[:, :, POS] + x[:, :, VEL] * dt[:, None, None])
+    var = np.einsum("nj,njii->n", mu, P[:, :, :3, :3])
+    az, el, rng = enu_to_aer((r @ rot_z(-OMEGA_EARTH * t).T - site) @ basis.T)
+    assert np.allclose(margin, 5e3 + 3.0 * np.sqrt(var) + 5.0 * dt**2, rtol=RTOL, atol=0.0)
+    assert np.allclose(zb[:, 0], rng, rtol=1e-12, atol=0.0)
+    assert np.allclose(np.mod(zb[:, 1], 2 * np.pi), az, rtol=0.0, atol=1e-12)
+    assert np.allclose(zb[:, 2], el, rtol=0.0, atol=1e-12)

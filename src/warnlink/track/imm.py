@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from warnlink.geo.frames import A_WGS84, OMEGA_EARTH
+from warnlink.geo.frames import A_WGS84
 from warnlink.track import ukf
 from warnlink.track.models import (
     BALLISTIC,
@@ -23,6 +23,7 @@ from warnlink.track.models import (
     DRAG_TOP_M,
     N_MODELS,
     ProcessNoise,
+    earth_rotation,
     infrared_row,
     process_noise,
     radar_row,
@@ -198,9 +199,9 @@ def _measure(
     n, k, d = x.shape
     X = ukf.sigma_points(x.reshape(n * k, d), P.reshape(n * k, d, d)).reshape(n, k, -1, d)
     w0, wi, _ = ukf.weights(d)
-    a = -OMEGA_EARTH * float(t)  # the rotation of models.eci_to_ecef_t
+    c, s = earth_rotation(t)
     out: tuple[F64, F64, F64] = _measure_moments(
-        X, mu[:, BOOST] > 0.0, w0, wi, math.cos(a), math.sin(a), site, basis, centre, m
+        X, mu[:, BOOST] > 0.0, w0, wi, c, s, site, basis, centre, m
     )
     return out
 

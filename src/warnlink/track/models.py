@@ -231,12 +231,18 @@ def to_ecef(x: F64, t: float) -> tuple[F64, F64]:
     return r, v
 
 
+def earth_rotation(t: float) -> tuple[float, float]:
+    """cos and sin of the ECI-to-ECEF rotation angle -OMEGA_EARTH t at time t: the
+    compiled measurement functions (radar_row, infrared_row) take these two numbers."""
+    a = -OMEGA_EARTH * float(t)
+    return math.cos(a), math.sin(a)
+
+
 def eci_to_ecef_t(t: float) -> F64:
     """rot_z(-OMEGA_EARTH t).T, which right-multiplies ECI rows into ECEF, built from two
     scalar cosines: rot_z's general (..., 3, 3) stacking costs more than the products
     on a scan's few hundred rows."""
-    a = -OMEGA_EARTH * float(t)
-    c, s = math.cos(a), math.sin(a)
+    c, s = earth_rotation(t)
     return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
@@ -245,8 +251,7 @@ def radar_h(x: F64, t: float, site: F64, basis: F64, range_rate: bool) -> F64:
 
     basis: rows east, north, up of the site (enu_basis); az in (-pi, pi] (callers wrap).
     """
-    a = -OMEGA_EARTH * float(t)  # the rotation of eci_to_ecef_t
-    out: F64 = _radar_h(x, math.cos(a), math.sin(a), site, basis, 4 if range_rate else 3)
+    out: F64 = _radar_h(x, *earth_rotation(t), site, basis, 4 if range_rate else 3)
     return out
 
 

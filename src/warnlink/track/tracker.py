@@ -8,11 +8,13 @@ start tentative tracks from the plots left over, and delete what failed or lande
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from warnlink.formats.records import (
@@ -23,7 +25,7 @@ from warnlink.formats.records import (
     RadarMeasurement,
     SensorCatalogue,
 )
-from warnlink.geo.frames import enu_basis, enu_to_aer
+from warnlink.geo.frames import enu_basis
 from warnlink.physics.dynamics import FULL_PHYSICS, height
 from warnlink.track import imm
 from warnlink.track.associate import (
@@ -42,8 +44,8 @@ from warnlink.track.manager import (
     infrared_initial,
     radar_initial,
 )
-from warnlink.track.models import eci_to_ecef_t, infrared_los, tangent_basis
-from warnlink.track.state import POS
+from warnlink.track.models import earth_rotation, infrared_los, radar_row, tangent_basis
+from warnlink.track.state import N_STATE, POS
 
 F64 = NDArray[np.float64]
 Status = Literal["tentative", "confirmed", "deleted"]
@@ -88,6 +90,28 @@ def log_clutter_density(s: RadarEntry) -> float:
     if s.range_rate_sigma_mps is not None:
         volume *= CLUTTER_RANGE_RATE_SPAN_MPS
     return float(np.log(max(s.false_alarms_per_scan, MIN_FALSE_ALARMS) / volume))
+
+
+@njit(cache=True)
+def _extrapolated_view(
+    x: F64, P: F64, mu: F64, dt: F64, c: float, s: float, site: F64, basis: F64
+) -> tuple[F64, F64]:
+    """[range, az, el] (n, 3) from a radar (models.radar_row) of each track's mean
+    position moved on at its mean velocity over dt (n,), and the candidate margin (n,)
+    of Tracker._candidates (compiled: as numpy, a dozen calls a scan)."""
+    n, k_models, _ = x.shape
+    zb, margin, state = np.empty((n, 3)), np.empty(n), np.zeros(N_STATE)
+    for i in range(n):
+        var = 0.0
+        for e in range(3):
+            total = 0.0
+            for k in range(k_models):
+                total += mu[i, k] * (x[i, k, e] + x[i, k, 3 + e] * dt[i])
+                var += mu[i, k] * P[i, k, e, e]
+            state[e] = total
+        margin[i] = 5e3 + 3.0 * math.sqrt(var) + 5.0 * dt[i] ** 2
+        radar_row(state, c, s, site, basis, zb[i])
+    return zb, margin
 
 
 class Tracker:
@@ -235,14 +259,10 @@ class Tracker:
             return np.zeros(0, np.intp)
         if isinstance(s, InfraredEntry):
             return np.flatnonzero(tab.mu[:, 0] > 0.02)
-        dt = scan.t - tab.t
-        w = tab.mu[:, :, None]
-        r = (w * (tab.x[:, :, POS] + tab.x[:, :, 3:6] * dt[:, None, None])).sum(axis=1)
-        var = np.einsum("nj,njii->n", tab.mu, tab.P[:, :, :3, :3])
-        margin = 5e3 + 3.0 * np.sqrt(var) + 5.0 * dt**2
-        r_ecef = r @ eci_to_ecef_t(scan.t)
-        az, el, rng = enu_to_aer((r_ecef - np.asarray(s.ecef_m)) @ self._basis[s.id].T)
-        zb = np.stack([rng, az, el], -1)
+        zb, margin = _extrapolated_view(
+            tab.x, tab.P, tab.mu, scan.t - tab.t, *earth_rotation(scan.t),
+            np.asarray(s.ecef_m), self._basis[s.id],
+        )  # fmt: skip
         return np.flatnonzero(radar_covers(s, zb, margin))
 
     def _predict_measurements(
