@@ -18,11 +18,12 @@ from warnlink.geo.frames import (
     rot_z,
 )
 from warnlink.physics import atmosphere
-from warnlink.physics.dynamics import FULL_PHYSICS, air_velocity
+from warnlink.physics.dynamics import FULL_PHYSICS, air_velocity, height
 from warnlink.physics.gravity import gravity
 from warnlink.track import imm, models, ukf
 from warnlink.track.associate import jpda, score
 from warnlink.track.imm import Switching
+from warnlink.track.manager import CONFIRMED, TENTATIVE, TrackerConfig, TrackTable
 from warnlink.track.models import BALLISTIC, BOOST, ProcessNoise
 from warnlink.track.state import ACC, LOG_K, N_STATE, POS, VEL
 from warnlink.track.tracker import _extrapolated_view
@@ -449,3 +450,33 @@ def test_candidate_view_matches_enu_to_aer() -> None:
     assert np.allclose(zb[:, 0], rng, rtol=1e-12, atol=0.0)
     assert np.allclose(np.mod(zb[:, 1], 2 * np.pi), az, rtol=0.0, atol=1e-12)
     assert np.allclose(zb[:, 2], el, rtol=0.0, atol=1e-12)
+
+
+def test_doomed_matches_the_array_rules() -> None:
+    cfg = TrackerConfig()
+    rng = np.random.default_rng(26)
+    n, t = 40, 500.0
+    x, _, mu = _imm_filters(n, seed=26)
+    x[:5, :, POS], x[:5, :, VEL] = [A_WGS84 - 3e4, 0.0, 0.0], 0.0  # landed
+    tab = TrackTable()
+    tab.x, tab.mu, tab.t = x, mu, t - rng.uniform(0.0, 5.0, n)
+    tab.status = np.where(np.arange(n) % 2 == 0, TENTATIVE, CONFIRMED).astype(np.int8)
+    tab.history = rng.integers(0, 1 << cfg.confirm_n, n)
+    tab.n_opp, tab.misses = rng.integers(1, 9, n), rng.integers(0, 6, n)
+    tab.last_hit = t - rng.uniform(0.0, 2.0 * cfg.stale_confirmed_s, n)
+    tab.ids = [f"T{i}" for i in range(n)]
+    hits = np.bitwise_count(tab.history)
+    window = np.minimum(tab.n_opp, cfg.confirm_n)
+    want = np.where(
+        tab.status == TENTATIVE,
+        (window - hits > cfg.confirm_n - cfg.confirm_m)
+        | (t - tab.last_hit > cfg.stale_tentative_s),
+        (tab.misses >= cfg.delete_misses) | (t - tab.last_hit > cfg.stale_confirmed_s),
+    )
+    dt = (t - tab.t)[:, None, None]
+    r = np.einsum("nj,njd->nd", mu, x[:, :, POS] + x[:, :, VEL] * dt)
+    low = np.flatnonzero(np.einsum("nd,nd->n", r, r) < A_WGS84**2)
+    want[low] |= height(r[low], FULL_PHYSICS) < cfg.min_altitude_m
+    got = tab.doomed(t, cfg)
+    assert np.array_equal(got, want)
+    assert got[:5].all() and 0 < got[5:].sum() < n - 5  # the landed, and some of each rule
