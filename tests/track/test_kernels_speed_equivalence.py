@@ -7,15 +7,26 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from warnlink.geo.frames import A_WGS84, GM_EARTH, J2_EARTH, OMEGA_EARTH, rot_z
+from warnlink.geo.frames import (
+    A_WGS84,
+    GM_EARTH,
+    J2_EARTH,
+    OMEGA_EARTH,
+    enu_basis,
+    enu_to_aer,
+    geodetic_to_ecef,
+    rot_z,
+)
 from warnlink.physics import atmosphere
-from warnlink.physics.dynamics import FULL_PHYSICS, air_velocity
+from warnlink.physics.dynamics import FULL_PHYSICS, air_velocity, height
 from warnlink.physics.gravity import gravity
 from warnlink.track import imm, models, ukf
-from warnlink.track.associate import jpda
+from warnlink.track.associate import jpda, score
 from warnlink.track.imm import Switching
+from warnlink.track.manager import CONFIRMED, TENTATIVE, TrackerConfig, TrackTable
 from warnlink.track.models import BALLISTIC, BOOST, ProcessNoise
 from warnlink.track.state import ACC, LOG_K, N_STATE, POS, VEL
+from warnlink.track.tracker import _extrapolated_view
 
 F64 = NDArray[np.float64]
 RTOL = 1e-12
@@ -156,7 +167,13 @@ def test_process_noise_matches_blocks() -> None:
             want[:, 3 * i : 3 * i + 3, 3 * j : 3 * j + 3] = val[:, None, None] * np.eye(3)
             want[:, 3 * j : 3 * j + 3, 3 * i : 3 * i + 3] = val[:, None, None] * np.eye(3)
         want[:, LOG_K, LOG_K] = q.k_walk * dt
-        assert np.allclose(models.process_noise(dt, model, q), want, rtol=RTOL, atol=0.0)
+        got = models.process_noise(dt, np.full(4, float(model == BOOST)), q)
+        assert np.allclose(got, want, rtol=RTOL, atol=0.0)
+    # each filter its own model
+    thrust = np.array([1.0, 0.0, 0.0, 1.0])
+    boost, ballistic = (models.process_noise(dt, np.full(4, th), q) for th in (1.0, 0.0))
+    want_mixed = np.where(thrust[:, None, None] == 1.0, boost, ballistic)
+    assert np.array_equal(models.process_noise(dt, thrust, q), want_mixed)
 
 
 def test_radar_h_matches_rot_z() -> None:
@@ -254,7 +271,11 @@ def test_imm_mix_and_combine_match_einsum() -> None:
     x, P, mu = _mixture_inputs(30)
     dt, relight = np.linspace(0.1, 30.0, 30), np.arange(30) % 2 == 0
     x0, P0, cbar = imm.mix(x, P, mu, dt, Switching(), relight)
-    joint = mu[:, :, None] * imm.transition(dt, Switching(), relight)
+    sw = Switching()
+    p_off = 1.0 - np.exp(-dt / sw.boost_s)
+    p_on = np.where(relight, 1.0 - np.exp(-dt / sw.reignite_s), 0.0)
+    T = np.stack([np.stack([1.0 - p_off, p_off], -1), np.stack([p_on, 1.0 - p_on], -1)], 1)
+    joint = mu[:, :, None] * T  # (n, from, to)
     w = joint / joint.sum(axis=1)[:, None, :]
     want_x0 = np.einsum("nij,nid->njd", w, x)
     dev = x[:, :, None, :] - want_x0[:, None, :, :]
@@ -299,3 +320,164 @@ def test_imm_update_matches_einsum_and_sure_plots_need_no_weights() -> None:
     weighted = imm.update(x, P, mu, C, S, *one, np.ones((n, 1)))
     for a, b in zip(sure, weighted, strict=True):
         assert np.array_equal(a, b)
+
+
+def _imm_filters(n: int, seed: int) -> tuple[F64, F64, F64]:
+    """Tracks (n, 2) of flying states with covariances; every third has its boost model
+    dropped (probability 0, the slot a mirror of the ballistic one)."""
+    rng = np.random.default_rng(seed)
+    x = np.stack([_states(n, seed), _states(n, seed + 1)], axis=1)
+    x[:, BALLISTIC, POS] = x[:, BOOST, POS] + rng.normal(scale=50.0, size=(n, 3))
+    A = rng.normal(size=(n, 2, N_STATE, N_STATE)) * np.r_[[30.0] * 3, [3.0] * 3, [0.3] * 4]
+    P = A @ np.swapaxes(A, -1, -2) + 1e-2 * np.eye(N_STATE)
+    mu = rng.dirichlet([1.0, 1.0], size=n)
+    gone = np.arange(n) % 3 == 0
+    mu[gone] = [0.0, 1.0]
+    x[gone, BOOST], P[gone, BOOST] = x[gone, BALLISTIC], P[gone, BALLISTIC]
+    return x, P, mu
+
+
+def _moments_plain(x: F64, P: F64, h: object) -> tuple[F64, F64, F64]:
+    """Unscented moments of h over the sigma points of filters (n, 10) with einsum."""
+    X = ukf.sigma_points(x, P)
+    Z = h(X)  # type: ignore[operator]
+    w0, wi, _ = ukf.weights(N_STATE)
+    w = np.r_[w0, np.full(2 * N_STATE, wi)]
+    zhat = np.einsum("s,nsm->nm", w, Z)
+    dz, dx = Z - zhat[:, None], X - np.einsum("s,nsd->nd", w, X)[:, None]
+    return zhat, np.einsum("s,nsm,nsl->nml", w, dz, dz), np.einsum("s,nsd,nsm->ndm", w, dx, dz)
+
+
+@pytest.mark.parametrize("range_rate", [True, False])
+def test_imm_measure_radar_matches_radar_h_and_einsum(range_rate: bool) -> None:
+    x, P, mu = _imm_filters(24, seed=21)
+    t, site = 812.0, np.array([A_WGS84, 0.0, 0.0])
+    basis = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+
+    def h(X: F64) -> F64:
+        n, s, _ = X.shape
+        Z = models.radar_h(X.reshape(n * s, N_STATE), t, site, basis, range_rate).reshape(n, s, -1)
+        Z[:, :, 1] = Z[:, :1, 1] + np.mod(Z[:, :, 1] - Z[:, :1, 1] + np.pi, 2 * np.pi) - np.pi
+        return Z
+
+    got = imm.measure_radar(x, P, mu, t, site, basis, range_rate)
+    for k in (BOOST, BALLISTIC):
+        for a, b in zip(got, _moments_plain(x[:, k], P[:, k], h), strict=True):
+            assert np.allclose(a[:, k], b, rtol=1e-10, atol=1e-9)
+    # an azimuth spread across +-pi (a target due south) is unwrapped about the centre
+    south = x.copy()
+    south[:, :, POS] = [A_WGS84 + 1e5, 0.0, -2e4]
+    zhat, S, _ = imm.measure_radar(south, P, mu, 0.0, site, basis, range_rate)
+    assert np.all(np.abs(np.abs(zhat[:, :, 1]) - np.pi) < 0.1)
+    assert np.all(S[:, :, 1, 1] < 1e-3)
+    assert np.array_equal(got[1][::3, BOOST], got[1][::3, BALLISTIC])  # dropped: a mirror
+
+
+def test_imm_measure_infrared_matches_tangent_coords_and_einsum() -> None:
+    x, P, mu = _imm_filters(18, seed=22)
+    t, sat = 300.0, np.array([4.2e7, 1e6, 2e5])
+    xc, _ = imm.combine(x, P, mu)
+    centre = models.infrared_los(xc, t, sat)
+    tb = models.tangent_basis(centre)
+    got = imm.measure_infrared(x, P, mu, t, sat, centre, tb)
+    for k in (BOOST, BALLISTIC):
+        for i in range(len(x)):
+
+            def h(X: F64, i: int = i) -> F64:
+                los = models.infrared_los(X[0], t, sat)
+                return models.tangent_coords(los, centre[i], tb[i])[None]
+
+            for a, b in zip(got, _moments_plain(x[i : i + 1, k], P[i : i + 1, k], h), strict=True):
+                assert np.allclose(a[i, k], b[0], rtol=1e-9, atol=1e-15)
+
+
+def test_score_matches_plain_formulas() -> None:
+    rng = np.random.default_rng(23)
+    n, M, m, gate = 9, 7, 4, 16.0
+    zhat = rng.normal(size=(n, 2, m))
+    zhat[:, :, 1] = rng.uniform(-np.pi, np.pi, (n, 2))
+    B = rng.normal(size=(n, 2, m, m))
+    S = B @ np.swapaxes(B, -1, -2) + 0.1 * np.eye(m)
+    z = zhat[:, :1] + rng.normal(scale=2.0, size=(n, M, m))
+    mu = rng.dirichlet([1.0, 1.0], size=n)
+    mu[0] = [0.0, 1.0]
+    for zz in (z, z[:1]):  # per track, or one scan for all
+        nu, S_inv, loglik, cost, feasible = score(zz, zhat, S, mu, gate, angle_col=1)
+        want_nu = zz[:, None, :, :] - zhat[:, :, None, :]
+        want_nu[..., 1] = np.mod(want_nu[..., 1] + np.pi, 2 * np.pi) - np.pi
+        inv = np.linalg.inv(S)
+        d2 = np.einsum("nkmi,nkij,nkmj->nkm", want_nu, inv, want_nu)
+        want_ll = -0.5 * (d2 + np.linalg.slogdet(S)[1][..., None] + m * np.log(2 * np.pi))
+        want_cost = -np.log(np.einsum("nk,nkm->nm", mu, np.exp(want_ll)))
+        assert np.allclose(nu, want_nu, rtol=RTOL, atol=1e-15)
+        assert np.allclose(S_inv, inv, rtol=1e-10, atol=1e-12)
+        assert np.allclose(loglik, want_ll, rtol=1e-10, atol=1e-10)
+        assert np.allclose(cost, want_cost, rtol=1e-10, atol=1e-10)
+        assert np.array_equal(feasible, d2.min(axis=1) < gate)
+
+
+def test_predict_live_filters_match_the_masked_restatement() -> None:
+    x0, P0, cbar = _imm_filters(15, seed=24)
+    cbar[1] = [1e-9, 1.0 - 1e-9]  # dropped below the floor unless it may relight
+    cbar[2] = [1e-9, 1.0 - 1e-9]
+    relight = np.arange(15) == 2
+    dt = np.linspace(0.1, 9.0, 15)
+    want_cbar = cbar.copy()
+    dropped = ~relight & (cbar[:, BOOST] < imm.DROP_PROBABILITY)
+    want_cbar[dropped] = [0.0, 1.0]
+    boost = np.flatnonzero(~dropped)
+    ball_x, ball_P = x0[:, BALLISTIC].copy(), P0[:, BALLISTIC].copy()
+    ball_x[:, ACC], ball_P[:, ACC, :], ball_P[:, :, ACC] = 0.0, 0.0, 0.0
+    ball_P[:, ACC, ACC] = imm.THRUST_OFF_VAR * np.eye(3)
+    xs, Ps, dts, thrust, rows = imm._live_filters(x0, P0, cbar, dt, relight)
+    assert np.array_equal(rows, boost) and np.array_equal(cbar, want_cbar)
+    assert np.array_equal(xs, np.concatenate([x0[boost, BOOST], ball_x]))
+    assert np.array_equal(Ps, np.concatenate([P0[boost, BOOST], ball_P]))
+    assert np.array_equal(dts, np.r_[dt[boost], dt])
+    assert np.array_equal(thrust, np.r_[np.ones(boost.size), np.zeros(15)])
+
+
+def test_candidate_view_matches_enu_to_aer() -> None:
+    x, P, mu = _imm_filters(20, seed=25)
+    t, dt = 640.0, np.linspace(0.0, 12.0, 20)
+    lat, lon = 37.0, 127.0
+    site = geodetic_to_ecef(lat, lon, 50.0)
+    basis = enu_basis(lat, lon)
+    zb, margin = _extrapolated_view(x, P, mu, dt, *models.earth_rotation(t), site, basis)
+    r = np.einsum("nj,njd->nd", mu, x[:, :, POS] + x[:, :, VEL] * dt[:, None, None])
+    var = np.einsum("nj,njii->n", mu, P[:, :, :3, :3])
+    az, el, rng = enu_to_aer((r @ rot_z(-OMEGA_EARTH * t).T - site) @ basis.T)
+    assert np.allclose(margin, 5e3 + 3.0 * np.sqrt(var) + 5.0 * dt**2, rtol=RTOL, atol=0.0)
+    assert np.allclose(zb[:, 0], rng, rtol=1e-12, atol=0.0)
+    assert np.allclose(np.mod(zb[:, 1], 2 * np.pi), az, rtol=0.0, atol=1e-12)
+    assert np.allclose(zb[:, 2], el, rtol=0.0, atol=1e-12)
+
+
+def test_doomed_matches_the_array_rules() -> None:
+    cfg = TrackerConfig()
+    rng = np.random.default_rng(26)
+    n, t = 40, 500.0
+    x, _, mu = _imm_filters(n, seed=26)
+    x[:5, :, POS], x[:5, :, VEL] = [A_WGS84 - 3e4, 0.0, 0.0], 0.0  # landed
+    tab = TrackTable()
+    tab.x, tab.mu, tab.t = x, mu, t - rng.uniform(0.0, 5.0, n)
+    tab.status = np.where(np.arange(n) % 2 == 0, TENTATIVE, CONFIRMED).astype(np.int8)
+    tab.history = rng.integers(0, 1 << cfg.confirm_n, n)
+    tab.n_opp, tab.misses = rng.integers(1, 9, n), rng.integers(0, 6, n)
+    tab.last_hit = t - rng.uniform(0.0, 2.0 * cfg.stale_confirmed_s, n)
+    tab.ids = [f"T{i}" for i in range(n)]
+    hits = np.bitwise_count(tab.history)
+    window = np.minimum(tab.n_opp, cfg.confirm_n)
+    want = np.where(
+        tab.status == TENTATIVE,
+        (window - hits > cfg.confirm_n - cfg.confirm_m)
+        | (t - tab.last_hit > cfg.stale_tentative_s),
+        (tab.misses >= cfg.delete_misses) | (t - tab.last_hit > cfg.stale_confirmed_s),
+    )
+    dt = (t - tab.t)[:, None, None]
+    r = np.einsum("nj,njd->nd", mu, x[:, :, POS] + x[:, :, VEL] * dt)
+    low = np.flatnonzero(np.einsum("nd,nd->n", r, r) < A_WGS84**2)
+    want[low] |= height(r[low], FULL_PHYSICS) < cfg.min_altitude_m
+    got = tab.doomed(t, cfg)
+    assert np.array_equal(got, want)
+    assert got[:5].all() and 0 < got[5:].sum() < n - 5  # the landed, and some of each rule

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from warnlink.track import imm, ukf
-from warnlink.track.associate import assign, claimed_plots, innovations, jpda, score
+from warnlink.track.associate import assign, claimed_plots, jpda, score
 from warnlink.track.imm import Switching
 
 
@@ -14,11 +14,22 @@ def _random_cov(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     return np.asarray(A @ np.swapaxes(A, 1, 2) + d * np.eye(d))
 
 
+def _moments(X: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ukf.moments of every filter of sigma points X (n, s, d) and images Z (n, s, m)."""
+    n, _, d = X.shape
+    m = Z.shape[2]
+    w0, wi, _ = ukf.weights(d)
+    zhat, S, C = np.empty((n, m)), np.empty((n, m, m)), np.empty((n, d, m))
+    for i in range(n):
+        ukf.moments(X[i].copy(), Z[i].copy(), w0, wi, np.empty(d), zhat[i], S[i], C[i])
+    return zhat, S, C
+
+
 def test_sigma_points_carry_mean_and_covariance() -> None:
     rng = np.random.default_rng(0)
     x, P = rng.normal(size=(3, 10)), _random_cov(rng, 3, 10)
     X = ukf.sigma_points(x, P)
-    mean, cov, cross = ukf.measurement_moments(X, X)  # the identity as the measurement
+    mean, cov, cross = _moments(X, X)  # the identity as the measurement
     assert np.allclose(mean, x)
     assert np.allclose(cov, P)
     assert np.allclose(cross, P)
@@ -31,7 +42,7 @@ def test_linear_update_equals_the_kalman_filter() -> None:
     H, R = rng.normal(size=(m, d)), np.diag([1.0, 2.0, 3.0])
     z = rng.normal(size=(n, m))
     X = ukf.sigma_points(x, P)
-    zhat, S0, C = ukf.measurement_moments(X, X @ H.T)
+    zhat, S0, C = _moments(X, X @ H.T)
     S = S0 + R
     # one sure candidate per track: the IMM-PDA update reduces to the Kalman update
     two = (n, 2)
@@ -103,8 +114,11 @@ def test_pda_update_matches_the_textbook_formula() -> None:
 
 
 def test_innovations_wrap_angles() -> None:
-    nu = innovations(np.array([[[0.01]]]), np.array([[[2 * np.pi - 0.01], [0.0]]]), [0])
+    zhat, S = np.array([[[2 * np.pi - 0.01], [0.0]]]), np.ones((1, 2, 1, 1))
+    nu, *_ = score(np.array([[[0.01]]]), zhat, S, np.full((1, 2), 0.5), 9.0, angle_col=0)
     assert np.allclose(nu[0, :, 0, 0], [0.02, 0.01])
+    unwrapped, *_ = score(np.array([[[0.01]]]), zhat, S, np.full((1, 2), 0.5), 9.0)
+    assert np.allclose(unwrapped[0, :, 0, 0], [0.02 - 2 * np.pi, 0.01])
 
 
 def test_gating_and_tiers() -> None:
@@ -112,8 +126,7 @@ def test_gating_and_tiers() -> None:
     zhat = np.array([[[0.0], [0.0]], [[0.9], [0.9]]])  # track 0 at 0, track 1 at 0.9
     S = np.ones((2, 2, 1, 1))
     z = np.array([[[0.1], [1.0], [40.0]]])
-    nu = innovations(z, zhat, [])
-    _, cost, feasible = score(nu, S, np.full((2, 2), 0.5), gate=9.0)
+    *_, cost, feasible = score(z, zhat, S, np.full((2, 2), 0.5), gate=9.0)
     assert not feasible[:, 2].any()  # far plot gated out of every track
     both = assign(cost, feasible, [np.array([0, 1])])
     assert sorted(both) == [(0, 0), (1, 1)]

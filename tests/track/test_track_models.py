@@ -69,7 +69,7 @@ def test_thrust_acts_only_in_the_boost_model() -> None:
 
 @pytest.mark.parametrize("model", [BOOST, BALLISTIC])
 def test_process_noise_is_symmetric_positive(model: int) -> None:
-    Q = process_noise(np.array([0.1, 1.0, 10.0]), model, ProcessNoise())
+    Q = process_noise(np.array([0.1, 1.0, 10.0]), np.full(3, float(model == BOOST)), ProcessNoise())
     assert np.allclose(Q, np.swapaxes(Q, 1, 2))
     w = np.linalg.eigvalsh(Q)
     assert (w >= -1e-12 * np.abs(w).max()).all()

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 from warnlink.formats.records import RadarEntry
-from warnlink.track.ukf import log_likelihood
+from warnlink.track.models import wrap_angle
 
 F64 = NDArray[np.float64]
 BOOL = NDArray[np.bool_]
@@ -36,23 +36,92 @@ MAX_JOINT_EVENTS = 20000  # larger clusters fall back to GNN
 CLAIM_PROBABILITY = 0.9  # a JPDA-updated track names a plot as its own from this weight
 
 
-def innovations(z: F64, zhat: F64, angle_cols: Sequence[int]) -> F64:
-    """Innovations (n, 2, M, m) of measurements z (n|1, M, m) against predictions (n, 2, m);
-    the columns in angle_cols are wrapped to (-pi, pi]."""
-    nu = z[:, None, :, :] - zhat[:, :, None, :]
-    for c in angle_cols:
-        nu[..., c] = np.mod(nu[..., c] + np.pi, 2.0 * np.pi) - np.pi
-    return nu
+def score(
+    z: F64, zhat: F64, S: F64, mu: F64, gate: float, angle_col: int = -1
+) -> tuple[F64, F64, F64, F64, BOOL]:
+    """Innovations (n, 2, M, m) of measurements z (n|1, M, m) against predictions zhat
+    (n, 2, m), column angle_col (if >= 0) wrapped to (-pi, pi]; the inverses of S (n, 2,
+    m, m) (the update needs them too); per-model log likelihoods (n, 2, M), mixture costs
+    (n, M) and the gate mask (n, M) of mixture weights mu (n, 2)."""
+    out: tuple[F64, F64, F64, F64, BOOL] = _score(z, zhat, S, mu, gate, angle_col)
+    return out
 
 
-def score(nu: F64, S: F64, mu: F64, gate: float, S_inv: F64 | None = None) -> tuple[F64, F64, BOOL]:
-    """Per-model log likelihoods (n, 2, M), mixture costs (n, M) and the gate mask (n, M);
-    S_inv: the inverses of S, if the caller has them (the update needs them too)."""
-    d2, loglik = log_likelihood(nu, S, S_inv)
-    logw = np.log(np.maximum(mu, 1e-300))[:, :, None] + loglik
-    top = logw.max(axis=1)
-    cost = -(top + np.log(np.exp(logw - top[:, None, :]).sum(axis=1)))
-    return loglik, cost, d2.min(axis=1) < gate
+@njit(cache=True)
+def _score(
+    z: F64, zhat: F64, S: F64, mu: F64, gate: float, angle_col: int
+) -> tuple[F64, F64, F64, F64, BOOL]:
+    """score track by track (compiled: as numpy, a dozen calls on small arrays a scan)."""
+    n, k_models, m = zhat.shape
+    n_plots = z.shape[1]
+    nu = np.empty((n, k_models, n_plots, m))
+    S_inv, loglik = np.empty_like(S), np.empty((n, k_models, n_plots))
+    cost, feasible = np.empty((n, n_plots)), np.empty((n, n_plots), np.bool_)
+    d2_min, logw, work = np.empty(n_plots), np.empty(k_models), np.empty((m, m))
+    norm = m * math.log(2.0 * math.pi)
+    for i in range(n):
+        zi = z[0] if z.shape[0] == 1 else z[i]
+        d2_min[:] = np.inf
+        for k in range(k_models):
+            inv = S_inv[i, k]
+            logdet = _inverse(S[i, k], inv, work)
+            for j in range(n_plots):
+                v = nu[i, k, j]
+                for c in range(m):
+                    v[c] = zi[j, c] - zhat[i, k, c]
+                if angle_col >= 0:
+                    v[angle_col] = wrap_angle(v[angle_col])
+                d2 = 0.0
+                for c in range(m):
+                    total = 0.0
+                    for e in range(m):
+                        total += v[e] * inv[e, c]
+                    d2 += total * v[c]
+                loglik[i, k, j] = -0.5 * (d2 + logdet + norm)
+                d2_min[j] = min(d2_min[j], d2)
+        for j in range(n_plots):
+            for k in range(k_models):
+                logw[k] = math.log(max(mu[i, k], 1e-300)) + loglik[i, k, j]
+            top = logw.max()
+            total = 0.0
+            for k in range(k_models):
+                total += math.exp(logw[k] - top)
+            cost[i, j] = -(top + math.log(total))
+            feasible[i, j] = d2_min[j] < gate
+    return nu, S_inv, loglik, cost, feasible
+
+
+@njit(cache=True)
+def _inverse(A: F64, inv: F64, work: F64) -> float:
+    """inv = A^-1 by Gauss-Jordan elimination with partial pivoting, and log |det A|
+    (compiled, for the m <= 4 of a measurement: numba's LAPACK calls cost more in
+    copies and checks than the arithmetic)."""
+    m = A.shape[0]
+    work[:] = A
+    inv[:] = 0.0
+    for c in range(m):
+        inv[c, c] = 1.0
+    logdet = 0.0
+    for c in range(m):
+        p = c
+        for r in range(c + 1, m):
+            if abs(work[r, c]) > abs(work[p, c]):
+                p = r
+        for e in range(m):
+            work[c, e], work[p, e] = work[p, e], work[c, e]
+            inv[c, e], inv[p, e] = inv[p, e], inv[c, e]
+        pivot = work[c, c]
+        logdet += math.log(abs(pivot))
+        for e in range(m):
+            work[c, e] /= pivot
+            inv[c, e] /= pivot
+        for r in range(m):
+            f = work[r, c]
+            if r != c and f != 0.0:
+                for e in range(m):
+                    work[r, e] -= f * work[c, e]
+                    inv[r, e] -= f * inv[c, e]
+    return logdet
 
 
 def assign(
@@ -91,21 +160,9 @@ def jpda(
     over assigned tracks and 1 - pd over the others. Returns the clustered rows and
     their probabilities (k, M); clusters too large to enumerate are left to GNN.
     """
-    none = np.zeros(0, np.intp), np.zeros((0, cost.shape[1]))
     rows = rows[feasible[rows].any(axis=1)]
-    gated = feasible[rows]
-    if rows.size < 2 or not (gated.sum(axis=0) >= 2).any():
-        return none
-    out_rows: list[NDArray[np.intp]] = []
-    out_beta: list[F64] = []
-    for members in _clusters(gated):
-        beta = _cluster_beta(cost[rows[members]], gated[members], pd, log_clutter)
-        if beta is not None:
-            out_rows.append(rows[members])
-            out_beta.append(beta)
-    if not out_rows:
-        return none
-    return np.concatenate(out_rows), np.concatenate(out_beta)
+    members, beta = _jpda(np.ascontiguousarray(cost[rows]), feasible[rows], pd, log_clutter)
+    return rows[members], beta
 
 
 def claimed_plots(beta: F64) -> NDArray[np.intp]:
@@ -121,37 +178,63 @@ def claimed_plots(beta: F64) -> NDArray[np.intp]:
     return np.where(sure, best, -1).astype(np.intp)
 
 
-def _clusters(gated: BOOL) -> list[NDArray[np.intp]]:
-    """Connected components of two or more rows linked through common plots, ordered by
-    their first row.
+@njit(cache=True)
+def _jpda(cost: F64, gated: BOOL, pd: float, log_clutter: float) -> tuple[NDArray[np.intp], F64]:
+    """jpda of rows (k,) with costs (k, M) and gates (k, M): their clusters (connected
+    components of two or more rows linked through common plots, by union-find, ordered by
+    their lowest row), each by enumeration over only the plots it gates (compiled: as
+    numpy, a dozen calls per cluster). Returns the members (rows of the input) and their
+    probabilities."""
+    k, M = gated.shape
+    parent = np.arange(k)  # union-find; the root of a component is its lowest row
+    for m in range(M):
+        first = -1
+        for r in range(k):
+            if gated[r, m]:
+                if first < 0:
+                    first = r
+                else:
+                    a, b = _root(parent, first), _root(parent, r)
+                    parent[max(a, b)] = min(a, b)
+    root = np.empty(k, np.intp)
+    for r in range(k):
+        root[r] = _root(parent, r)
+    out_rows, out_beta, n_out = np.empty(k, np.intp), np.zeros((k, M)), 0
+    miss = math.log1p(-pd)
+    for lead in range(k):
+        members = np.flatnonzero(root == lead)
+        if members.size < 2:
+            continue
+        cols = np.flatnonzero((gated[members].sum(axis=0)) > 0)
+        ok = np.empty((members.size, cols.size), np.bool_)
+        events = 1.0
+        for a in range(members.size):
+            for c in range(cols.size):
+                ok[a, c] = gated[members[a], cols[c]]
+            events *= ok[a].sum() + 1.0
+        if events > MAX_JOINT_EVENTS:
+            continue  # left to GNN
+        # log weight of track t taking plot m, against missing it
+        gain = np.empty((members.size, cols.size))
+        for a in range(members.size):
+            for c in range(cols.size):
+                gain[a, c] = math.log(pd) - cost[members[a], cols[c]] - log_clutter
+        beta = _marginals(gain, ok, miss)
+        for a in range(members.size):
+            out_rows[n_out] = members[a]
+            for c in range(cols.size):
+                out_beta[n_out, cols[c]] = beta[a, c]
+            n_out += 1
+    return out_rows[:n_out], out_beta[:n_out]
 
-    The transitive closure of the (k, k) row adjacency by repeated squaring: a handful
-    of small matrix products, where merging labels plot by plot costs a set test each.
-    """
-    g = gated.astype(np.float64)
-    reach = (g @ g.T) > 0.0
-    while len(reach) > 2:  # two linked rows are their own closure
-        r = reach.astype(np.float64)
-        wider = (r @ r) > 0.0
-        if np.array_equal(wider, reach):
-            break
-        reach = wider
-    first = reach.argmax(axis=1)  # lowest row of each row's component
-    return [np.flatnonzero(first == lab) for lab in np.flatnonzero(np.bincount(first) >= 2)]
 
-
-def _cluster_beta(cost: F64, feasible: BOOL, pd: float, log_clutter: float) -> F64 | None:
-    """Marginal association probabilities (T, M) of one cluster by enumeration, over
-    only the plots some member gates."""
-    cols = np.flatnonzero(feasible.any(axis=0))
-    ok = feasible[:, cols]
-    if math.prod(int(n) + 1 for n in ok.sum(axis=1)) > MAX_JOINT_EVENTS:
-        return None
-    # log weight of track t taking plot m, against missing it
-    gain = np.log(pd) - cost[:, cols] - log_clutter
-    out = np.zeros(cost.shape)
-    out[:, cols] = _marginals(np.ascontiguousarray(gain), np.ascontiguousarray(ok), np.log1p(-pd))
-    return out
+@njit(cache=True)
+def _root(parent: NDArray[np.intp], r: int) -> int:
+    """The root of r's union-find tree, halving the path on the way."""
+    while parent[r] != r:
+        parent[r] = parent[parent[r]]
+        r = parent[r]
+    return r
 
 
 @njit(cache=True)
@@ -195,12 +278,6 @@ def _marginals(gain: F64, ok: BOOL, miss: float) -> F64:
                     if pick[k] >= 0:
                         beta[k, pick[k]] += w
     return beta / total
-
-
-def wrap(a: F64) -> F64:
-    """Angles to (-pi, pi]."""
-    out: F64 = np.mod(a + np.pi, 2.0 * np.pi) - np.pi
-    return out
 
 
 def radar_covers(s: RadarEntry, zb: F64, margin: F64) -> NDArray[np.bool_]:

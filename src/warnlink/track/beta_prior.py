@@ -154,6 +154,8 @@ def update_priors(tab: TrackTable, rows: NDArray[np.intp], t: float, cfg: Tracke
         xc, Pc, cand, cfg.rv_gate_m, cfg.rv_gate_mps, cfg.rv_ahead_sigmas
     )  # fmt: skip
     for row, back, front in zip(live[cand].tolist(), behind.tolist(), ahead.tolist(), strict=True):
+        if not (back or front):  # still undecided (most tracks, most scans)
+            continue
         undecided_prior = undecided(CLASSES[tab.beta_class[row]].rv)
         if back:
             _replace(tab, row, undecided_prior, STAGE)

@@ -8,7 +8,7 @@ mu (n, 2) model probabilities [boost, ballistic].
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +23,11 @@ from warnlink.track.models import (
     DRAG_TOP_M,
     N_MODELS,
     ProcessNoise,
+    earth_rotation,
+    infrared_row,
     process_noise,
+    radar_row,
+    wrap_angle,
 )
 from warnlink.track.state import ACC, LOG_K, POS
 
@@ -50,40 +54,54 @@ class Switching:
 
 DROP_PROBABILITY = 1e-6
 AIR_MARGIN_M = 20e3  # a step starting this far above the drag top may still reach the air
-_THRUST_OFF_COV = THRUST_OFF_VAR * np.eye(3)
-
-
-def transition(dt: F64, sw: Switching, can_relight: NDArray[np.bool_]) -> F64:
-    """Model transition matrices (n, 2, 2), rows = from, columns = to."""
-    p_off = 1.0 - np.exp(-dt / sw.boost_s)
-    p_on = np.where(can_relight, 1.0 - np.exp(-dt / sw.reignite_s), 0.0)
-    out = np.empty((dt.shape[0], 2, 2))
-    out[:, BOOST, BOOST], out[:, BOOST, BALLISTIC] = 1.0 - p_off, p_off
-    out[:, BALLISTIC, BOOST], out[:, BALLISTIC, BALLISTIC] = p_on, 1.0 - p_on
-    return out
+_ACC_FIRST, _ACC_END = ACC.start, ACC.stop  # ints: compiled code takes no slices
 
 
 def mix(
     x: F64, P: F64, mu: F64, dt: F64, sw: Switching, can_relight: NDArray[np.bool_]
 ) -> tuple[F64, F64, F64]:
-    """IMM interaction: mixed initial conditions per model and predicted model probabilities."""
-    joint = mu[:, :, None] * transition(dt, sw, can_relight)  # (n, from, to)
-    cbar = np.maximum(joint.sum(axis=1), 1e-300)
-    w = joint / cbar[:, None, :]  # (n, from, to)
-    x0 = _mixture(w, x)
-    dev = x[:, :, None, :] - x0[:, None, :, :]  # (n, from, to, d)
-    wdev = (w[..., None] * dev).transpose(0, 2, 3, 1)  # (n, to, d, from)
-    P0 = wdev @ np.swapaxes(dev, 1, 2) + _mixture(w, P)
-    return x0, P0, cbar
-
-
-def _mixture(w: F64, a: F64) -> F64:
-    """sum_i w[n, i, j] a[n, i, ...] (n, j, ...) of weights w (n, i, j), as one batched
-    matrix product: an einsum loops over the few models in C without BLAS and costs a
-    few times more per scan."""
-    n, i = a.shape[:2]
-    out: F64 = (np.swapaxes(w, 1, 2) @ a.reshape(n, i, -1)).reshape(n, -1, *a.shape[2:])
+    """IMM interaction: mixed initial conditions per model and predicted model
+    probabilities, over the Markov chain of sw (relighting only where can_relight)."""
+    out: tuple[F64, F64, F64] = _mix(x, P, mu, dt, sw.boost_s, sw.reignite_s, can_relight)
     return out
+
+
+@njit(cache=True)
+def _mix(
+    x: F64, P: F64, mu: F64, dt: F64, boost_s: float, reignite_s: float,
+    can_relight: NDArray[np.bool_],
+) -> tuple[F64, F64, F64]:  # fmt: skip
+    """mix track by track (compiled: as numpy, a dozen calls on small arrays a scan).
+    T[from, to] is the transition matrix over dt, w[from, to] the mixing weights."""
+    n, k_models, d = x.shape
+    x0, P0, cbar = np.empty_like(x), np.empty_like(P), np.empty_like(mu)
+    T, w = np.empty((k_models, k_models)), np.empty((k_models, k_models))
+    for i in range(n):
+        p_off = 1.0 - math.exp(-dt[i] / boost_s)
+        p_on = 1.0 - math.exp(-dt[i] / reignite_s) if can_relight[i] else 0.0
+        T[BOOST, BOOST], T[BOOST, BALLISTIC] = 1.0 - p_off, p_off
+        T[BALLISTIC, BOOST], T[BALLISTIC, BALLISTIC] = p_on, 1.0 - p_on
+        for to in range(k_models):
+            total = 0.0
+            for f in range(k_models):
+                w[f, to] = mu[i, f] * T[f, to]
+                total += w[f, to]
+            cbar[i, to] = max(total, 1e-300)
+            for f in range(k_models):
+                w[f, to] /= cbar[i, to]
+            for e in range(d):
+                total = 0.0
+                for f in range(k_models):
+                    total += w[f, to] * x[i, f, e]
+                x0[i, to, e] = total
+            for a in range(d):
+                for b in range(d):
+                    total = 0.0
+                    for f in range(k_models):
+                        dev = (x[i, f, a] - x0[i, to, a]) * (x[i, f, b] - x0[i, to, b])
+                        total += w[f, to] * (dev + P[i, f, a, b])
+                    P0[i, to, a, b] = total
+    return x0, P0, cbar
 
 
 def predict(
@@ -101,38 +119,47 @@ def predict(
     boost model (probability exactly 0) is not propagated: its slot mirrors the
     ballistic model, so the arrays keep their shape and the update needs no special case.
     """
-    n = x.shape[0]
     can_relight = since_boost < sw.reignite_window_s
-    if can_relight.any() or mu[:, BOOST].any():
-        x0, P0, cbar = mix(x, P, mu, dt, sw, can_relight)
-    else:  # every boost model dropped for good (about half the scans): mixing is the identity
-        x0, P0, cbar = x.copy(), P.copy(), mu.copy()
-    dropped = ~can_relight & (cbar[:, BOOST] < DROP_PROBABILITY)
-    cbar[dropped] = [0.0, 1.0]
-    x0[:, BALLISTIC, ACC] = 0.0
-    P0[:, BALLISTIC, ACC, :] = 0.0
-    P0[:, BALLISTIC, :, ACC] = 0.0
-    P0[:, BALLISTIC, ACC, ACC] = _THRUST_OFF_COV
-    boost = np.flatnonzero(~dropped)
-    nb = boost.size
-    xs, Ps = _live_filters(x0, boost), _live_filters(P0, boost)
-    dts = np.concatenate([dt[boost], dt])
-    Q = np.concatenate([process_noise(dts[:nb], BOOST, q), process_noise(dt, BALLISTIC, q)])
+    x0, P0, cbar = mix(x, P, mu, dt, sw, can_relight)
+    xs, Ps, dts, thrust, boost = _live_filters(x0, P0, cbar, dt, can_relight)
+    Q = process_noise(dts, thrust, q)
     # k drifts only where drag acts (Mach number, attitude); above the air nothing can
     # change it, and a walk there would only blur a coefficient no sensor can observe
     r2 = np.einsum("ni,ni->n", xs[:, POS], xs[:, POS])
     Q[r2 > (A_WGS84 + DRAG_TOP_M + AIR_MARGIN_M) ** 2, LOG_K, LOG_K] = 0.0
-    thrust = np.zeros(nb + n)
-    thrust[:nb] = 1.0
     xm, Pm = ukf.predict(xs, Ps, Q, dts, thrust)
     return _by_track(xm, boost), _by_track(Pm, boost), cbar
 
 
-def _live_filters(a: F64, boost: NDArray[np.intp]) -> F64:
-    """The rows of a (n, 2, ...) whose filters run, model-major: the boost models of the
-    tracks boost, then every ballistic model. Stacking by model costs a few calls per
-    scan where a mask over (track, model) pairs costs several fancy indexings."""
-    return np.concatenate([a[boost, BOOST], a[:, BALLISTIC]])
+@njit(cache=True)
+def _live_filters(
+    x0: F64, P0: F64, cbar: F64, dt: F64, can_relight: NDArray[np.bool_]
+) -> tuple[F64, F64, F64, F64, NDArray[np.intp]]:
+    """The filters that run, model-major: the boost models of the tracks boost (those
+    not dropped for good, whose cbar becomes [0, 1] here), then every ballistic model
+    with its thrust forced off; their dt and thrust flags (compiled, one pass)."""
+    n, _, d = x0.shape
+    dropped = np.empty(n, np.bool_)
+    for i in range(n):
+        dropped[i] = not can_relight[i] and cbar[i, BOOST] < DROP_PROBABILITY
+        if dropped[i]:
+            cbar[i, BOOST], cbar[i, BALLISTIC] = 0.0, 1.0
+    boost = np.flatnonzero(~dropped)
+    nb = boost.size
+    xs, Ps = np.empty((nb + n, d)), np.empty((nb + n, d, d))
+    dts, thrust = np.empty(nb + n), np.zeros(nb + n)
+    for j in range(nb):
+        xs[j], Ps[j] = x0[boost[j], BOOST], P0[boost[j], BOOST]
+        dts[j], thrust[j] = dt[boost[j]], 1.0
+    for i in range(n):
+        j = nb + i
+        xs[j], Ps[j], dts[j] = x0[i, BALLISTIC], P0[i, BALLISTIC], dt[i]
+        for a in range(_ACC_FIRST, _ACC_END):
+            xs[j, a] = 0.0
+            for b in range(d):
+                Ps[j, a, b] = Ps[j, b, a] = 0.0
+            Ps[j, a, a] = THRUST_OFF_VAR
+    return xs, Ps, dts, thrust, boost
 
 
 def _by_track(a: F64, boost: NDArray[np.intp]) -> F64:
@@ -145,19 +172,72 @@ def _by_track(a: F64, boost: NDArray[np.intp]) -> F64:
     return out
 
 
-def measure(
-    x: F64, P: F64, mu: F64, h: Callable[[F64, NDArray[np.intp]], F64]
+def measure_radar(
+    x: F64, P: F64, mu: F64, t: float, site: F64, basis: F64, range_rate: bool
 ) -> tuple[F64, F64, F64]:
-    """Predicted measurements (n, 2, m), their covariances without noise (n, 2, m, m) and
-    cross covariances (n, 2, 10, m) of both models; h maps sigma points (k, s, 10) of the
-    tracks (k,) to measurements (k, s, m), already unwrapped about each filter's centre
-    point. A dropped model (mu 0) gets the ballistic model's values, which its state
-    mirrors."""
-    boost = np.flatnonzero(mu[:, BOOST] > 0.0)
-    X = ukf.sigma_points(_live_filters(x, boost), _live_filters(P, boost))
-    Z = h(X, np.concatenate([boost, np.arange(x.shape[0])]))
-    zl, Sl, Cl = ukf.measurement_moments(X, Z)
-    return _by_track(zl, boost), _by_track(Sl, boost), _by_track(Cl, boost)
+    """Predicted radar measurements [range, az, el(, range rate)] (n, 2, m) of both
+    models, their covariances without noise (n, 2, m, m) and cross covariances
+    (n, 2, 10, m); each filter's azimuths are unwrapped about its centre point. basis:
+    the site's east, north, up rows (models.radar_h)."""
+    return _measure(x, P, mu, t, site, basis[None], np.zeros((0, 3)), 4 if range_rate else 3)
+
+
+def measure_infrared(
+    x: F64, P: F64, mu: F64, t: float, sat: F64, centre: F64, basis: F64
+) -> tuple[F64, F64, F64]:
+    """As measure_radar for an infrared satellite at sat (ECEF): gnomonic coordinates (2,)
+    about each track's centre line of sight (n, 3) with its tangent basis (n, 2, 3)
+    (models.tangent_coords)."""
+    return _measure(x, P, mu, t, sat, basis, centre, 2)
+
+
+def _measure(
+    x: F64, P: F64, mu: F64, t: float, site: F64, basis: F64, centre: F64, m: int
+) -> tuple[F64, F64, F64]:
+    """Sigma points of every filter (a dropped model's mirror the ballistic one's, which
+    costs less than picking the live ones out and back), then one compiled pass."""
+    n, k, d = x.shape
+    X = ukf.sigma_points(x.reshape(n * k, d), P.reshape(n * k, d, d)).reshape(n, k, -1, d)
+    w0, wi, _ = ukf.weights(d)
+    c, s = earth_rotation(t)
+    out: tuple[F64, F64, F64] = _measure_moments(
+        X, mu[:, BOOST] > 0.0, w0, wi, c, s, site, basis, centre, m
+    )
+    return out
+
+
+@njit(cache=True)
+def _measure_moments(
+    X: F64, live: NDArray[np.bool_], w0: float, wi: float, c: float, s: float, site: F64,
+    basis: F64, centre: F64, m: int,
+) -> tuple[F64, F64, F64]:  # fmt: skip
+    """The measurement moments of filters (n, 2) from their sigma points X (n, 2, s, d),
+    filter by filter (compiled: as numpy, the sensor function, the unwrapping and the
+    moments were a dozen calls on small arrays per scan). centre empty: radar (basis
+    (1, 3, 3)); else infrared (basis (n, 2, 3)). A dropped boost model (live False) gets
+    the ballistic model's values, which its state mirrors."""
+    n, k_models, n_pts, d = X.shape
+    infrared = centre.shape[0] > 0
+    zhat, S = np.empty((n, k_models, m)), np.empty((n, k_models, m, m))
+    C = np.empty((n, k_models, d, m))
+    Z, xbar = np.empty((n_pts, m)), np.empty(d)
+    for i in range(n):
+        for k in range(k_models):
+            if k == BOOST and not live[i]:
+                continue
+            Y = X[i, k]  # becomes the deviations
+            for p in range(n_pts):
+                if infrared:
+                    infrared_row(Y[p], c, s, site, centre[i], basis[i], Z[p])
+                else:
+                    radar_row(Y[p], c, s, site, basis[0], Z[p])
+                    Z[p, 1] = Z[0, 1] + wrap_angle(Z[p, 1] - Z[0, 1])
+            ukf.moments(Y, Z, w0, wi, xbar, zhat[i, k], S[i, k], C[i, k])
+        if not live[i]:
+            zhat[i, BOOST] = zhat[i, BALLISTIC]
+            S[i, BOOST] = S[i, BALLISTIC]
+            C[i, BOOST] = C[i, BALLISTIC]
+    return zhat, S, C
 
 
 def update(
@@ -183,19 +263,8 @@ def update(
     """
     inv = np.linalg.inv(S) if S_inv is None else S_inv
     weights = np.ones((x.shape[0], 1)) if beta is None else beta
-    x_new, P_new = _kalman(x, P, C, np.ascontiguousarray(inv), nu, weights)
-    logw = np.log(np.maximum(mu, 1e-300))[:, :, None] + loglik  # (n, 2, J)
-    logw -= logw.max(axis=1, keepdims=True)
-    w = np.exp(logw)
-    posterior = w / w.sum(axis=1, keepdims=True)  # model given candidate j
-    if beta is None:
-        mu_new = posterior[:, :, 0]
-    else:
-        mu_new = (1.0 - beta.sum(axis=1))[:, None] * mu + (posterior @ beta[:, :, None])[..., 0]
-    # a floor keeps a live model able to win again; a dropped one (mu 0) stays at 0
-    mu_new = np.where(mu > 0.0, np.maximum(mu_new, 1e-12), 0.0)
-    mu_new /= mu_new.sum(axis=1, keepdims=True)
-    return x_new, P_new, mu_new
+    out: tuple[F64, F64, F64] = _kalman(x, P, mu, C, np.ascontiguousarray(inv), nu, loglik, weights)
+    return out
 
 
 @njit(cache=True)
@@ -210,13 +279,17 @@ def _times_transpose(A: F64, B: F64, out: F64) -> None:
 
 
 @njit(cache=True)
-def _kalman(x: F64, P: F64, C: F64, S_inv: F64, nu: F64, beta: F64) -> tuple[F64, F64]:
-    """update's states and covariances, filter by filter (compiled: the batched products
-    of (n, 2, 10, m) arrays cost far more in numpy calls than in arithmetic). With one
-    candidate of weight 1 the spread is exactly zero: the plain Kalman update."""
+def _kalman(
+    x: F64, P: F64, mu: F64, C: F64, S_inv: F64, nu: F64, loglik: F64, beta: F64
+) -> tuple[F64, F64, F64]:
+    """update, track by track and filter by filter (compiled: the batched products of
+    (n, 2, 10, m) arrays cost far more in numpy calls than in arithmetic). With one
+    candidate of weight 1 the spread is exactly zero: the plain Kalman update, and the
+    model probabilities are the posterior of that candidate."""
     n, k_models, d = x.shape
     m, J = C.shape[3], nu.shape[2]
-    x_new, P_new = np.empty_like(x), np.empty_like(P)
+    x_new, P_new, mu_new = np.empty_like(x), np.empty_like(P), np.empty_like(mu)
+    logw = np.empty(k_models)
     K, Pn = np.empty((d, m)), np.empty((d, d))
     nu_bar, spread, Ks = np.empty(m), np.empty((m, m)), np.empty((d, m))
     for i in range(n):
@@ -252,13 +325,53 @@ def _kalman(x: F64, P: F64, C: F64, S_inv: F64, nu: F64, beta: F64) -> tuple[F64
             for a in range(d):
                 for r in range(d):
                     P_new[i, k, a, r] = 0.5 * (Pn[a, r] + Pn[r, a])
-    return x_new, P_new
+        # each model's posterior given candidate j, averaged over the candidates
+        for k in range(k_models):
+            mu_new[i, k] = (1.0 - b) * mu[i, k]
+        for j in range(J):
+            top = -np.inf
+            for k in range(k_models):
+                logw[k] = math.log(max(mu[i, k], 1e-300)) + loglik[i, k, j]
+                top = max(top, logw[k])
+            total = 0.0
+            for k in range(k_models):
+                logw[k] = math.exp(logw[k] - top)
+                total += logw[k]
+            for k in range(k_models):
+                mu_new[i, k] += beta[i, j] * (logw[k] / total)
+        # a floor keeps a live model able to win again; a dropped one (mu 0) stays at 0
+        total = 0.0
+        for k in range(k_models):
+            mu_new[i, k] = max(mu_new[i, k], 1e-12) if mu[i, k] > 0.0 else 0.0
+            total += mu_new[i, k]
+        for k in range(k_models):
+            mu_new[i, k] /= total
+    return x_new, P_new, mu_new
 
 
 def combine(x: F64, P: F64, mu: F64) -> tuple[F64, F64]:
     """Moment-matched single Gaussian (n, 10), (n, 10, 10) of the model mixture."""
-    w = mu[:, :, None]
-    xc = _mixture(w, x)[:, 0]
-    dev = x - xc[:, None, :]
-    Pc = _mixture(w, P)[:, 0] + np.swapaxes(w * dev, 1, 2) @ dev
+    out: tuple[F64, F64] = _combine(x, P, mu)
+    return out
+
+
+@njit(cache=True)
+def _combine(x: F64, P: F64, mu: F64) -> tuple[F64, F64]:
+    """combine track by track (compiled: as numpy, several calls on small arrays, and the
+    tracker combines a few times per scan)."""
+    n, k_models, d = x.shape
+    xc, Pc = np.empty((n, d)), np.empty((n, d, d))
+    for i in range(n):
+        for e in range(d):
+            total = 0.0
+            for k in range(k_models):
+                total += mu[i, k] * x[i, k, e]
+            xc[i, e] = total
+        for a in range(d):
+            for b in range(d):
+                total = 0.0
+                for k in range(k_models):
+                    dev = (x[i, k, a] - xc[i, a]) * (x[i, k, b] - xc[i, b])
+                    total += mu[i, k] * (P[i, k, a, b] + dev)
+                Pc[i, a, b] = total
     return xc, Pc

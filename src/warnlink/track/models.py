@@ -166,19 +166,34 @@ def propagate(x: F64, dt: F64, thrust: F64) -> F64:
     return out
 
 
-def process_noise(dt: F64, model: int, q: ProcessNoise) -> F64:
-    """Discrete process noise (n, 10, 10) over dt (n,) for one model.
+def process_noise(dt: F64, thrust: F64, q: ProcessNoise) -> F64:
+    """Discrete process noise (n, 10, 10) over dt (n,) of each filter's model: boost
+    where thrust (n,) is 1 (as in ukf.predict), else ballistic.
 
-    Every entry is a polynomial in dt, so the nonzero entries are one small matrix
-    product of the powers of dt with fixed coefficients (_noise_coefficients).
+    Every entry is a polynomial in dt: the nonzero entries of each model are a few fixed
+    coefficients (_noise_coefficients) times the powers of dt, summed in one compiled pass.
     """
-    cols, coef = _noise_coefficients(model, q)
-    out = np.zeros((dt.shape[0], N_STATE * N_STATE))
-    out[:, cols] = (dt[:, None] ** _NOISE_POWERS) @ coef
-    return out.reshape(-1, N_STATE, N_STATE)
+    cols_b, coef_b = _noise_coefficients(BOOST, q)
+    cols_c, coef_c = _noise_coefficients(BALLISTIC, q)
+    out: F64 = _process_noise(dt, thrust, cols_b, coef_b, cols_c, coef_c)
+    return out
 
 
-_NOISE_POWERS = np.arange(6.0)
+@njit(cache=True)
+def _process_noise(
+    dt: F64, thrust: F64, cols_b: NDArray[np.intp], coef_b: F64, cols_c: NDArray[np.intp],
+    coef_c: F64,
+) -> F64:  # fmt: skip
+    n = dt.shape[0]
+    out = np.zeros((n, N_STATE * N_STATE))
+    for i in range(n):
+        cols, coef = (cols_b, coef_b) if thrust[i] == 1.0 else (cols_c, coef_c)
+        for c in range(cols.shape[0]):
+            total = 0.0
+            for p in range(coef.shape[0]):
+                total += dt[i] ** p * coef[p, c]
+            out[i, cols[c]] = total
+    return out.reshape(n, N_STATE, N_STATE)
 
 
 @lru_cache(maxsize=16)
@@ -223,12 +238,18 @@ def to_ecef(x: F64, t: float) -> tuple[F64, F64]:
     return r, v
 
 
+def earth_rotation(t: float) -> tuple[float, float]:
+    """cos and sin of the ECI-to-ECEF rotation angle -OMEGA_EARTH t at time t: the
+    compiled measurement functions (radar_row, infrared_row) take these two numbers."""
+    a = -OMEGA_EARTH * float(t)
+    return math.cos(a), math.sin(a)
+
+
 def eci_to_ecef_t(t: float) -> F64:
     """rot_z(-OMEGA_EARTH t).T, which right-multiplies ECI rows into ECEF, built from two
     scalar cosines: rot_z's general (..., 3, 3) stacking costs more than the products
     on a scan's few hundred rows."""
-    a = -OMEGA_EARTH * float(t)
-    c, s = math.cos(a), math.sin(a)
+    c, s = earth_rotation(t)
     return np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
@@ -237,38 +258,59 @@ def radar_h(x: F64, t: float, site: F64, basis: F64, range_rate: bool) -> F64:
 
     basis: rows east, north, up of the site (enu_basis); az in (-pi, pi] (callers wrap).
     """
-    a = -OMEGA_EARTH * float(t)  # the rotation of eci_to_ecef_t
-    out: F64 = _radar_h(x, math.cos(a), math.sin(a), site, basis, 4 if range_rate else 3)
+    out: F64 = _radar_h(x, *earth_rotation(t), site, basis, 4 if range_rate else 3)
     return out
 
 
 @njit(cache=True)
 def _radar_h(x: F64, c: float, s: float, site: F64, basis: F64, m: int) -> F64:
-    """radar_h row by row (compiled: the tracker calls it on every sigma point of a scan),
-    with cos and sin of the ECI-to-ECEF rotation angle; m = 4 adds the range rate."""
+    """radar_h row by row (compiled), with cos and sin of the ECI-to-ECEF rotation angle;
+    m = 4 adds the range rate."""
     out = np.empty((x.shape[0], m))
-    r, v, enu = np.empty(3), np.empty(3), np.empty(3)
     for i in range(x.shape[0]):
-        r[0], r[1], r[2] = c * x[i, 0] - s * x[i, 1], s * x[i, 0] + c * x[i, 1], x[i, 2]
-        v[0], v[1], v[2] = c * x[i, 3] - s * x[i, 4], s * x[i, 3] + c * x[i, 4], x[i, 5]
-        v[0] += OMEGA_EARTH * r[1]  # Earth-relative: minus omega x r
-        v[1] -= OMEGA_EARTH * r[0]
-        for k in range(3):
-            enu[k] = (
-                (r[0] - site[0]) * basis[k, 0]
-                + (r[1] - site[1]) * basis[k, 1]
-                + (r[2] - site[2]) * basis[k, 2]
-            )
-        e, n, u = enu[0], enu[1], enu[2]
-        horiz = math.hypot(e, n)
-        rng = math.hypot(horiz, u)
-        out[i, 0], out[i, 1], out[i, 2] = rng, math.atan2(e, n), math.atan2(u, horiz)
-        if m == 4:
-            rate = 0.0
-            for k in range(3):
-                rate += enu[k] * (v[0] * basis[k, 0] + v[1] * basis[k, 1] + v[2] * basis[k, 2])
-            out[i, 3] = rate / rng
+        radar_row(x[i], c, s, site, basis, out[i])
     return out
+
+
+@njit(cache=True)
+def radar_row(x: F64, c: float, s: float, site: F64, basis: F64, out: F64) -> None:
+    """One state's [range, az, el(, range rate)] into out (3|4,) (compiled: the tracker's
+    measurement kernel calls it on every sigma point of a scan)."""
+    r0, r1, r2 = c * x[0] - s * x[1], s * x[0] + c * x[1], x[2]
+    v0, v1, v2 = c * x[3] - s * x[4], s * x[3] + c * x[4], x[5]
+    v0 += OMEGA_EARTH * r1  # Earth-relative: minus omega x r
+    v1 -= OMEGA_EARTH * r0
+    d0, d1, d2 = r0 - site[0], r1 - site[1], r2 - site[2]
+    e = d0 * basis[0, 0] + d1 * basis[0, 1] + d2 * basis[0, 2]
+    n = d0 * basis[1, 0] + d1 * basis[1, 1] + d2 * basis[1, 2]
+    u = d0 * basis[2, 0] + d1 * basis[2, 1] + d2 * basis[2, 2]
+    horiz = math.hypot(e, n)
+    rng = math.hypot(horiz, u)
+    out[0], out[1], out[2] = rng, math.atan2(e, n), math.atan2(u, horiz)
+    if out.shape[0] == 4:
+        rate = e * (v0 * basis[0, 0] + v1 * basis[0, 1] + v2 * basis[0, 2])
+        rate += n * (v0 * basis[1, 0] + v1 * basis[1, 1] + v2 * basis[1, 2])
+        rate += u * (v0 * basis[2, 0] + v1 * basis[2, 1] + v2 * basis[2, 2])
+        out[3] = rate / rng
+
+
+@njit(cache=True)
+def infrared_row(x: F64, c: float, s: float, sat: F64, centre: F64, basis: F64, out: F64) -> None:
+    """tangent_coords (2,) of the line of sight from sat to one ECI state x about centre
+    (3,) with basis (2, 3), into out; the rotation as in radar_row. The line need not be
+    normalised: its length cancels in the ratio."""
+    d0 = c * x[0] - s * x[1] - sat[0]
+    d1 = s * x[0] + c * x[1] - sat[1]
+    d2 = x[2] - sat[2]
+    along = d0 * centre[0] + d1 * centre[1] + d2 * centre[2]
+    for j in range(2):
+        out[j] = (d0 * basis[j, 0] + d1 * basis[j, 1] + d2 * basis[j, 2]) / along
+
+
+@njit(cache=True)
+def wrap_angle(a: float) -> float:
+    """An angle to (-pi, pi] (numpy's mod semantics: the sign of the divisor)."""
+    return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def infrared_los(x: F64, t: float, sat: F64) -> F64:

@@ -8,11 +8,13 @@ start tentative tracks from the plots left over, and delete what failed or lande
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from warnlink.formats.records import (
@@ -23,17 +25,15 @@ from warnlink.formats.records import (
     RadarMeasurement,
     SensorCatalogue,
 )
-from warnlink.geo.frames import enu_basis, enu_to_aer
+from warnlink.geo.frames import enu_basis
 from warnlink.physics.dynamics import FULL_PHYSICS, height
 from warnlink.track import imm
 from warnlink.track.associate import (
     assign,
     claimed_plots,
-    innovations,
     jpda,
     radar_covers,
     score,
-    wrap,
 )
 from warnlink.track.beta_prior import update_priors
 from warnlink.track.manager import (
@@ -44,7 +44,7 @@ from warnlink.track.manager import (
     infrared_initial,
     radar_initial,
 )
-from warnlink.track.models import eci_to_ecef_t, infrared_los, radar_h, tangent_basis
+from warnlink.track.models import earth_rotation, infrared_los, radar_row, tangent_basis
 from warnlink.track.state import N_STATE, POS
 
 F64 = NDArray[np.float64]
@@ -90,6 +90,28 @@ def log_clutter_density(s: RadarEntry) -> float:
     if s.range_rate_sigma_mps is not None:
         volume *= CLUTTER_RANGE_RATE_SPAN_MPS
     return float(np.log(max(s.false_alarms_per_scan, MIN_FALSE_ALARMS) / volume))
+
+
+@njit(cache=True)
+def _extrapolated_view(
+    x: F64, P: F64, mu: F64, dt: F64, c: float, s: float, site: F64, basis: F64
+) -> tuple[F64, F64]:
+    """[range, az, el] (n, 3) from a radar (models.radar_row) of each track's mean
+    position moved on at its mean velocity over dt (n,), and the candidate margin (n,)
+    of Tracker._candidates (compiled: as numpy, a dozen calls a scan)."""
+    n, k_models, _ = x.shape
+    zb, margin, state = np.empty((n, 3)), np.empty(n), np.zeros(N_STATE)
+    for i in range(n):
+        var = 0.0
+        for e in range(3):
+            total = 0.0
+            for k in range(k_models):
+                total += mu[i, k] * (x[i, k, e] + x[i, k, 3 + e] * dt[i])
+                var += mu[i, k] * P[i, k, e, e]
+            state[e] = total
+        margin[i] = 5e3 + 3.0 * math.sqrt(var) + 5.0 * dt[i] ** 2
+        radar_row(state, c, s, site, basis, zb[i])
+    return zb, margin
 
 
 class Tracker:
@@ -161,10 +183,8 @@ class Tracker:
                 tab.x[act], tab.P[act], tab.mu[act], t - tab.t[act], cfg.noise, cfg.switching,
                 t - tab.last_boost[act],
             )  # fmt: skip
-            z, zhat, S, C, angles, gate, cover = self._predict_measurements(scan, x, P, mu)
-            nu = innovations(z, zhat, angles)
-            S_inv = np.asarray(np.linalg.inv(S), np.float64)  # shared by the gate and the gain
-            loglik, cost, feasible = score(nu, S, mu, gate, S_inv)
+            z, zhat, S, C, angle, gate, cover = self._predict_measurements(scan, x, P, mu)
+            nu, S_inv, loglik, cost, feasible = score(z, zhat, S, mu, gate, angle)
             status = tab.status[act]
             is_confirmed = status == CONFIRMED
             confirmed = np.flatnonzero(is_confirmed)
@@ -239,59 +259,39 @@ class Tracker:
             return np.zeros(0, np.intp)
         if isinstance(s, InfraredEntry):
             return np.flatnonzero(tab.mu[:, 0] > 0.02)
-        dt = scan.t - tab.t
-        w = tab.mu[:, :, None]
-        r = (w * (tab.x[:, :, POS] + tab.x[:, :, 3:6] * dt[:, None, None])).sum(axis=1)
-        var = np.einsum("nj,njii->n", tab.mu, tab.P[:, :, :3, :3])
-        margin = 5e3 + 3.0 * np.sqrt(var) + 5.0 * dt**2
-        r_ecef = r @ eci_to_ecef_t(scan.t)
-        az, el, rng = enu_to_aer((r_ecef - np.asarray(s.ecef_m)) @ self._basis[s.id].T)
-        zb = np.stack([rng, az, el], -1)
+        zb, margin = _extrapolated_view(
+            tab.x, tab.P, tab.mu, scan.t - tab.t, *earth_rotation(scan.t),
+            np.asarray(s.ecef_m), self._basis[s.id],
+        )  # fmt: skip
         return np.flatnonzero(radar_covers(s, zb, margin))
 
     def _predict_measurements(
         self, scan: _Scan, x: F64, P: F64, mu: F64
-    ) -> tuple[F64, F64, F64, F64, list[int], float, NDArray[np.bool_]]:
+    ) -> tuple[F64, F64, F64, F64, int, float, NDArray[np.bool_]]:
         """Measurements as seen by each track, predictions, covariances, gate and coverage."""
         t, s = scan.t, scan.sensor
         if isinstance(s, RadarEntry):
-            site, basis = np.asarray(s.ecef_m), self._basis[s.id]
             with_rr = scan.z.shape[1] == 4
-
-            def h(X: F64, _: NDArray[np.intp]) -> F64:
-                n, k, _ = X.shape
-                Z = radar_h(X.reshape(n * k, N_STATE), t, site, basis, with_rr).reshape(n, k, -1)
-                Z[:, :, 1] = Z[:, :1, 1] + wrap(Z[:, :, 1] - Z[:, :1, 1])
-                return Z
-
-            zhat, S, C = imm.measure(x, P, mu, h)
+            zhat, S, C = imm.measure_radar(
+                x, P, mu, t, np.asarray(s.ecef_m), self._basis[s.id], with_rr
+            )
             sig = [s.range_sigma_m, np.radians(s.angle_sigma_deg), np.radians(s.angle_sigma_deg)]
             if with_rr:
                 sig.append(s.range_rate_sigma_mps or 0.0)
             S = S + np.diag(np.square(sig))
             best = np.argmax(mu, axis=1)
             cover = radar_covers(s, zhat[np.arange(len(x)), best], np.zeros(len(x)))
-            return scan.z[None], zhat, S, C, [1], self.cfg.gate_radar, cover
+            return scan.z[None], zhat, S, C, 1, self.cfg.gate_radar, cover
         sat = np.asarray(s.ecef_m)
         xc, _ = imm.combine(x, P, mu)
         centre = infrared_los(xc, t, sat)
         tb = tangent_basis(centre)
-
-        def g(X: F64, track: NDArray[np.intp]) -> F64:
-            n, k, _ = X.shape
-            los = infrared_los(X.reshape(n * k, N_STATE), t, sat).reshape(n, k, 3)
-            Z: F64 = (
-                np.einsum("nkc,njc->nkj", los, tb[track])
-                / np.einsum("nkc,nc->nk", los, centre[track])[..., None]
-            )
-            return Z
-
-        zhat, S, C = imm.measure(x, P, mu, g)
+        zhat, S, C = imm.measure_infrared(x, P, mu, t, sat, centre, tb)
         S = S + s.los_sigma_rad**2 * np.eye(2)
         z = np.einsum("mc,njc->nmj", scan.z, tb) / (scan.z @ centre.T).T[..., None]
         burning = mu[:, 0] > 0.5
         cover = burning & (height(xc[:, POS], FULL_PHYSICS) >= s.min_altitude_m)
-        return z, zhat, S, C, [], self.cfg.gate_infrared, cover
+        return z, zhat, S, C, -1, self.cfg.gate_infrared, cover
 
     def _initiate(self, scan: _Scan, c: int, parent: str | None) -> int | None:
         s, cfg = scan.sensor, self.cfg

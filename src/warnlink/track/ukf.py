@@ -142,35 +142,12 @@ def _flight_moments(
     return mean, cov
 
 
-def measurement_moments(X: F64, Z: F64) -> tuple[F64, F64, F64]:
-    """Predicted measurement (n, m), its covariance without noise (n, m, m) and the
-    state-measurement cross covariance (n, d, m) from sigma points X and their images Z."""
-    w0, wi, _ = weights((X.shape[1] - 1) // 2)
-    out: tuple[F64, F64, F64] = _measurement_moments(X, Z, w0, wi)
-    return out
-
-
 @njit(cache=True)
-def _measurement_moments(X: F64, Z: F64, w0: float, wi: float) -> tuple[F64, F64, F64]:
-    n, s, d = X.shape
-    m = Z.shape[2]
-    zhat, S, C = np.empty((n, m)), np.empty((n, m, m)), np.empty((n, d, m))
-    dx, dz, xbar = np.empty((s, d)), np.empty((s, m)), np.empty(d)
-    for i in range(n):
-        dx[:], dz[:] = X[i], Z[i]
-        _centre(dx, w0, wi, xbar)
-        _centre(dz, w0, wi, zhat[i])
-        _outer(dz, dz, w0, wi, S[i])
-        _outer(dx, dz, w0, wi, C[i])
-    return zhat, S, C
-
-
-def log_likelihood(nu: F64, S: F64, S_inv: F64 | None = None) -> tuple[F64, F64]:
-    """Squared Mahalanobis distances and Gaussian log densities of innovations nu
-    (n, k, M, m) with covariances S (n, k, m, m), one per (n, k) and shared by the M;
-    S_inv: their inverses, if the caller has them already."""
-    inv = np.linalg.inv(S) if S_inv is None else S_inv
-    d2 = np.einsum("nkmi,nkmi->nkm", np.matmul(nu, inv), nu)
-    _, logdet = np.linalg.slogdet(S)
-    m = nu.shape[-1]
-    return d2, -0.5 * (d2 + logdet[..., None] + m * np.log(2.0 * np.pi))
+def moments(X: F64, Z: F64, w0: float, wi: float, xbar: F64, zhat: F64, S: F64, C: F64) -> None:
+    """Predicted measurement zhat (m,), its covariance without noise S (m, m) and the
+    state-measurement cross covariance C (d, m) of one filter's sigma points X (s, d) and
+    their images Z (s, m), written in place; X and Z become deviations, xbar their mean."""
+    _centre(X, w0, wi, xbar)
+    _centre(Z, w0, wi, zhat)
+    _outer(Z, Z, w0, wi, S)
+    _outer(X, Z, w0, wi, C)
