@@ -5,6 +5,9 @@ A process that finds no cache compiles them first, about 13 s of CPU: on a fresh
 that lands inside the first test or exercise party that tracks. Tracking the first few
 thousand measurements of a shipped scenario takes every kernel through its compile once;
 one flown state compiles track.coast_path.
+numba notices a change to a kernel's own file, not to a kernel in another module that it
+calls (ukf's and coast_path's inline models'), so warm first deletes every cached kernel
+of the package: after editing a kernel, run it again.
 Usage: python -m warnlink.track.warm SCENARIO.toml
 """
 
@@ -25,6 +28,8 @@ MEASUREMENTS = 3000
 
 def main(scenario_path: Path) -> None:
     start = time.process_time()
+    for cached in (Path(__file__).parent / "__pycache__").glob("*.nb[ic]"):
+        cached.unlink()
     scenario = load_scenario(scenario_path)
     measurements, _ = measurement_records(simulate(scenario).batches)
     tracker = Tracker(sensor_catalogue(scenario.sensors, scenario.epoch))
