@@ -112,7 +112,7 @@ def step(x: F64, thrust: float, dt: float, n_sub: int, work: F64) -> None:
     rk4(x[:6], thrust * x[6:9], k, DRAG_MAX, dt, n_sub, work)  # ACC
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def rk4(y: F64, acc: F64, k: float, drag_max: float, dt: float, n_sub: int, work: F64) -> None:
     """Move y = [r, v] (6,) over dt in place under _rates: n_sub RK4 steps, or one midpoint
     step if n_sub is 0. work (5, 6) is scratch; work[0] keeps the rates at the start of
