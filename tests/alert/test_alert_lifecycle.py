@@ -187,6 +187,28 @@ def test_a_joined_track_with_its_own_trajectory_is_warned_on_its_own() -> None:
     assert {m.track for m in auth.current()} == {"stage", "rv"}
 
 
+def test_a_second_track_of_a_lifted_threat_is_no_new_launch() -> None:
+    """A booster heading away: its warning is lifted and cancelled while it still burns.
+    A new track of the same object (a partner's, or a tracker's duplicate, with a wide
+    heading of its own) joins the lifted threat instead of a second launch alert."""
+    auth = Authority(policy(launch_sector_deg=10.0), EPOCH)
+    (first,) = auth.update(boosting(5.0))  # no heading yet: all round
+    msgs = [
+        m for t in range(7, 40, 2) for m in auth.update(boosting(float(t), heading=(270.0, 2.0)))
+    ]
+    assert msgs[-1].msg_type == "Cancel" and [m.msg_type for m in auth.current()] == ["Cancel"]
+    assert auth.update(boosting(40.0, track="dup")) == []
+    assert auth.update(boosting(41.0, heading=(270.0, 2.0))) == []
+    assert auth.update(boosting(41.5, track="dup")) == []  # ignored while T1 reports
+    # before the fix, the same second track after a lift started a new launch alert
+    fresh = Authority(policy(launch_sector_deg=10.0), EPOCH)
+    (alert,) = fresh.update(boosting(40.0, track="dup"))
+    assert (alert.msg_type, alert.stage) == (
+        "Alert",
+        "launch",
+    ) and alert.region_ids == first.region_ids
+
+
 def test_a_well_known_heading_lifts_regions_long_outside_the_sector() -> None:
     """A long boost (a satellite launcher) heading south-east: once the heading is known
     to 3 degrees, Hokkaido, outside the sector for 20 s, is lifted; Okinawa stays."""

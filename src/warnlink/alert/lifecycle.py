@@ -228,13 +228,16 @@ class Authority:
         same_threat_m), if any: from an estimate at most same_threat_window_s old, or
         from an older one if the threat has a trajectory (it coasts), flown by the coast
         model. A lofted missile's stage and warhead leave every sensor's cover for minutes
-        near apogee; their new tracks on the way down are the same threat, not launches."""
+        near apogee; their new tracks on the way down are the same threat, not launches.
+        Threats whose warning was lifted count too, until they have fallen."""
         p = self.policy
         best: tuple[float, _Thread] | None = None
         r = np.asarray(e.ecef_m, float)
         for th in self._threads.values():
             last = th.estimate
-            if th.closed or th.fell or last is None or e.t < last.t:
+            # a threat whose warning was lifted (closed, not fallen) still flies: a second
+            # track of it (a partner's, a tracker's duplicate) is no new launch
+            if th.fell or last is None or e.t < last.t:
                 continue
             dt = e.t - last.t
             r0 = np.asarray(last.ecef_m, float)
