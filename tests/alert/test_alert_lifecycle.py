@@ -190,7 +190,8 @@ def test_a_joined_track_with_its_own_trajectory_is_warned_on_its_own() -> None:
 def test_a_second_track_of_a_lifted_threat_is_no_new_launch() -> None:
     """A booster heading away: its warning is lifted and cancelled while it still burns.
     A new track of the same object (a partner's, or a tracker's duplicate, with a wide
-    heading of its own) joins the lifted threat instead of a second launch alert."""
+    heading of its own) joins the lifted threat instead of a second launch alert, and a
+    moment's wide heading of its own track does not start one either."""
     auth = Authority(policy(launch_sector_deg=10.0), EPOCH)
     (first,) = auth.update(boosting(5.0))  # no heading yet: all round
     msgs = [
@@ -200,6 +201,12 @@ def test_a_second_track_of_a_lifted_threat_is_no_new_launch() -> None:
     assert auth.update(boosting(40.0, track="dup")) == []
     assert auth.update(boosting(41.0, heading=(270.0, 2.0))) == []
     assert auth.update(boosting(41.5, track="dup")) == []  # ignored while T1 reports
+    # the heading blurs for a moment (staging): no news about where it goes, no new alert
+    assert auth.update(boosting(43.0, heading=(270.0, 25.0))) == []
+    assert auth.update(boosting(45.0)) == []
+    # a well-known heading that turns towards Japan brings its regions back
+    (back,) = auth.update(boosting(47.0, heading=(110.0, 2.0)))
+    assert (back.msg_type, back.stage) == ("Alert", "launch") and "JP-07" in back.region_ids
     # before the fix, the same second track after a lift started a new launch alert
     fresh = Authority(policy(launch_sector_deg=10.0), EPOCH)
     (alert,) = fresh.update(boosting(40.0, track="dup"))

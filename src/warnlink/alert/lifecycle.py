@@ -125,6 +125,7 @@ class _Thread:
     primary: str = ""  # the track whose estimates are assessed now
     estimate: Estimate | None = None  # the primary's latest confirmed estimate
     outside: dict[str, float] = field(default_factory=dict)  # region -> outside the sector since
+    narrowed: set[str] = field(default_factory=set)  # lifted by a well-known heading
     active: dict[str, RegionRisk] = field(default_factory=dict)
     warned: dict[str, RegionRisk] = field(default_factory=dict)  # ever active, not lifted
     sent: list[AlertMessage] = field(default_factory=list)  # every message about the track
@@ -324,27 +325,37 @@ class Authority:
         """A new assessment: alert, correct (added / lifted / why changed) or cancel."""
         if th.fell:
             return []
+        p = self.policy
+        sigma = th.estimate.heading_sigma_deg if th.estimate is not None else None
+        narrow = sigma is not None and sigma <= p.launch_narrow_sigma_deg
+        risks = a.risks
+        if a.basis == "launch":
+            # regions a well-known heading lifted come back only with a well-known heading:
+            # a wide one (a new track's, a staging's) is no news about where it goes
+            if narrow:
+                th.narrowed -= {r.region.id for r in risks}
+            else:
+                risks = tuple(r for r in risks if r.region.id not in th.narrowed)
         if th.closed:  # lifted earlier, at risk again: a new warning
-            if not a.risks:
+            if not risks:
                 return []
             th.active, th.warned, th.closed, th.ended_at, th.history = {}, {}, False, None, []
         new = {
             r.region.id: r
-            for r in a.risks
+            for r in risks
             if r.region.id not in th.warned or r.region.id in th.active
         }
         if a.basis == "launch":
             # until a trajectory is known the sector only grows, except that once the
             # heading is known well, a region outside it for launch_lift_after_s is lifted
             # (a heading that wanders briefly does not make regions flicker)
-            p = self.policy
-            sigma = th.estimate.heading_sigma_deg if th.estimate is not None else None
-            narrow = sigma is not None and sigma <= p.launch_narrow_sigma_deg
             keep = set()
             for k in th.active:
                 if k in new:
                     th.outside.pop(k, None)
-                elif not (narrow and t - th.outside.setdefault(k, t) >= p.launch_lift_after_s):
+                elif narrow and t - th.outside.setdefault(k, t) >= p.launch_lift_after_s:
+                    th.narrowed.add(k)
+                else:
                     keep.add(k)
             new = {k: _merged(th.active.get(k), new.get(k)) for k in keep | new.keys()}
         if not th.history:
