@@ -17,6 +17,7 @@ from alert_support import (
 )
 from msgspec import structs
 
+from warnlink.alert.areas import assess, region_index
 from warnlink.alert.cap import alert_xml
 from warnlink.alert.lifecycle import AlertMessage, Authority
 from warnlink.formats.records import Estimate, Orbit, vec3
@@ -206,7 +207,7 @@ def test_a_second_track_of_a_lifted_threat_is_no_new_launch() -> None:
     assert auth.update(boosting(45.0)) == []
     # a well-known heading that turns towards Japan brings its regions back
     (back,) = auth.update(boosting(47.0, heading=(110.0, 2.0)))
-    assert (back.msg_type, back.stage) == ("Alert", "launch") and "JP-07" in back.region_ids
+    assert (back.msg_type, back.stage) == ("Alert", "launch") and "JP-13" in back.region_ids
     # before the fix, the same second track after a lift started a new launch alert
     fresh = Authority(policy(launch_sector_deg=10.0), EPOCH)
     (alert,) = fresh.update(boosting(40.0, track="dup"))
@@ -214,6 +215,34 @@ def test_a_second_track_of_a_lifted_threat_is_no_new_launch() -> None:
         "Alert",
         "launch",
     ) and alert.region_ids == first.region_ids
+
+
+def test_a_lifted_region_on_the_sectors_edge_does_not_flicker_back() -> None:
+    """Heading south-east, known to 2 degrees: regions outside the sector are lifted. A
+    heading that moves a degree or two puts one back on the sector's edge: it stays lifted
+    (launch_return_margin_deg); a real turn brings it back."""
+    pol = policy(launch_sector_deg=10.0)
+    auth = Authority(pol, EPOCH)
+    auth.update(boosting(5.0))
+    for t in range(7, 40, 2):
+        auth.update(boosting(float(t), heading=(130.0, 2.0)))
+    lifted = {
+        r.region.id for m in auth.messages for p in m.parts if p.stage == "lifted" for r in p.risks
+    }
+    # the smallest change of heading whose sector touches a lifted region again
+    index = region_index(pol.countries)
+
+    def touched(h: float) -> set[str]:
+        risks = assess(boosting(41.0, heading=(h, 2.0)), pol, index).risks
+        return {r.region.id for r in risks} & lifted
+
+    edge = next((h, touched(h)) for h in np.arange(130.5, 150.0, 0.5) if touched(h))
+    assert edge[0] - 130.0 <= pol.launch_return_margin_deg
+    assert auth.update(boosting(41.0, heading=(edge[0], 2.0))) == []  # on the edge: not back
+    turned = auth.update(boosting(43.0, heading=(edge[0] + 2 * pol.launch_return_margin_deg, 2.0)))
+    assert edge[1] <= {
+        r.region.id for m in turned for p in m.parts if p.stage == "launch" for r in p.risks
+    }
 
 
 def test_a_well_known_heading_lifts_regions_long_outside_the_sector() -> None:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import numpy as np
+from msgspec import structs
 
 from warnlink.alert.areas import (
     SEVERITY,
@@ -34,6 +35,7 @@ from warnlink.alert.areas import (
     assess,
     flown,
     launch_basis,
+    launch_sector,
     region_index,
 )
 from warnlink.alert.policy import AlertPolicy
@@ -329,13 +331,19 @@ class Authority:
         sigma = th.estimate.heading_sigma_deg if th.estimate is not None else None
         narrow = sigma is not None and sigma <= p.launch_narrow_sigma_deg
         risks = a.risks
-        if a.basis == "launch":
-            # regions a well-known heading lifted come back only with a well-known heading:
-            # a wide one (a new track's, a staging's) is no news about where it goes
-            if narrow:
-                th.narrowed -= {r.region.id for r in risks}
-            else:
-                risks = tuple(r for r in risks if r.region.id not in th.narrowed)
+        if a.basis == "launch" and th.narrowed:
+            # regions a well-known heading lifted come back only with a well-known heading
+            # (a wide one, a new track's or a staging's, is no news about where it goes),
+            # and only once they are launch_return_margin_deg inside the sector's edge
+            if narrow and th.estimate is not None:
+                tighter = max(0.0, p.launch_sector_deg - p.launch_return_margin_deg)
+                inner = launch_sector(th.estimate, structs.replace(p, launch_sector_deg=tighter))
+                th.narrowed -= {
+                    r.region.id
+                    for r in risks
+                    if r.region.id in th.narrowed and r.region.geometry.intersects(inner)
+                }
+            risks = tuple(r for r in risks if r.region.id not in th.narrowed)
         if th.closed:  # lifted earlier, at risk again: a new warning
             if not risks:
                 return []

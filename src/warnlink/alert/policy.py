@@ -44,6 +44,9 @@ class AlertPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # have stayed outside it this long
     launch_narrow_sigma_deg: float = 10.0
     launch_lift_after_s: float = 20.0
+    # a region so lifted comes back when the sector, this much narrower, still touches it
+    # (a heading that moves a degree does not bring back a region on the sector's edge)
+    launch_return_margin_deg: float = 5.0
     reassess_interval_s: float = 2.0  # a track's areas are recomputed at most this often
     passed_margin_s: float = 10.0  # a region is passed this long after the path leaves it
     impact_margin_s: float = 30.0  # "fell" this long after the predicted impact time
@@ -81,7 +84,7 @@ def _check(p: AlertPolicy) -> AlertPolicy:
         "corridor_ceiling_m", "neighbour_distance_m", "launch_range_m", "launch_sector_deg",
         "reassess_interval_s", "passed_margin_s", "impact_margin_s", "all_clear_after_s",
         "lost_after_s", "expires_s", "same_threat_m", "same_threat_window_s",
-        "launch_narrow_sigma_deg", "launch_lift_after_s",
+        "launch_narrow_sigma_deg", "launch_lift_after_s", "launch_return_margin_deg",
         "handover_after_s",
     ):  # fmt: skip
         value = getattr(p, name)
