@@ -25,8 +25,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
-from warnlink.geo.frames import A_WGS84, E2_WGS84, OMEGA_EARTH
-from warnlink.track.models import DRAG_TOP_M, _density, _rates, rk4
+from warnlink.geo.frames import OMEGA_EARTH
+from warnlink.track.models import DRAG_TOP_M, _density, _rates, geocentric_height, rk4
 
 F64 = NDArray[np.float64]
 
@@ -35,7 +35,6 @@ DRAG_STEPS = 0.5  # in dense air, the step is at most this many drag time scales
 DRAG_NOTABLE = 0.01  # m/s^2: drag above this also limits the step by the density's change
 SCALE_HEIGHT_M = 7e3  # of the density, about, below 70 km
 SCALE_STEPS = 0.1  # and then at most this share of the time to climb or fall through it
-_FLATTENING_C = E2_WGS84 / (1.0 - E2_WGS84)
 _BISECTIONS = 50  # of the step's fraction: 2 s / 2^50, far below a millimetre
 
 
@@ -54,13 +53,6 @@ class CoastPath:
 
 
 @njit(cache=True)
-def _height(r: F64) -> float:
-    z2 = r[2] * r[2]
-    r2 = r[0] * r[0] + r[1] * r[1] + z2
-    return float(math.sqrt(r2) - A_WGS84 / math.sqrt(1.0 + _FLATTENING_C * (z2 / r2)))
-
-
-@njit(cache=True)
 def _hermite(y0: F64, f0: F64, y1: F64, f1: F64, dt: float, s: float, out: F64) -> None:
     s2, s3 = s * s, s * s * s
     a, b = 2 * s3 - 3 * s2 + 1, (s3 - 2 * s2 + s) * dt
@@ -74,13 +66,14 @@ def _step_size(y: F64, k: float) -> float:
     """MAX_STEP_S, or less where drag matters: at most DRAG_STEPS of the time in which drag
     would change the air-relative speed by its own size (rho k |v_air| per second), and of
     the time to cross a density scale height."""
-    h = _height(y)
+    h = geocentric_height(y)
     if k == 0.0 or h > DRAG_TOP_M:
         return MAX_STEP_S
     wx, wy, wz = y[3] + OMEGA_EARTH * y[1], y[4] - OMEGA_EARTH * y[0], y[5]
-    rate = _density(h) * k * math.sqrt(wx * wx + wy * wy + wz * wz)
+    speed = math.sqrt(wx * wx + wy * wy + wz * wz)
+    rate = _density(h) * k * speed  # and the drag acceleration is rate * speed / 2
     step = min(MAX_STEP_S, DRAG_STEPS / max(rate, 1e-12))
-    if rate * math.sqrt(wx * wx + wy * wy + wz * wz) > 2.0 * DRAG_NOTABLE:
+    if rate * speed > 2.0 * DRAG_NOTABLE:
         r = math.sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2])
         climb = abs(y[0] * y[3] + y[1] * y[4] + y[2] * y[5]) / r
         step = min(step, SCALE_STEPS * SCALE_HEIGHT_M / max(climb, 1e-12))
@@ -99,7 +92,7 @@ def _fly(y0: F64, k: F64, grid: F64, r_out: F64, t_land: F64) -> None:
         t = grid[0]
         t_land[i] = np.inf
         g_end = n_grid
-        if _height(y) < 0.0:  # down already
+        if geocentric_height(y) < 0.0:  # down already
             t_land[i] = t
             g_end = 0
         else:
@@ -109,13 +102,13 @@ def _fly(y0: F64, k: F64, grid: F64, r_out: F64, t_land: F64) -> None:
                 h = min(grid[g] - t, _step_size(y, k[i]))
                 y_prev[:] = y
                 rk4(y, zero, k[i], np.inf, h, 1, work)
-                if _height(y) < 0.0:  # landed within this step: bisect on the interpolant
+                if geocentric_height(y) < 0.0:  # landed within this step: bisect on the interpolant
                     _rates(y, zero, k[i], np.inf, f_end)
                     lo, hi = 0.0, 1.0
                     for _ in range(_BISECTIONS):
                         mid = 0.5 * (lo + hi)
                         _hermite(y_prev, k1, y, f_end, h, mid, p)
-                        if _height(p) < 0.0:
+                        if geocentric_height(p) < 0.0:
                             hi = mid
                         else:
                             lo = mid
