@@ -217,7 +217,9 @@ def predicted_path(e: Estimate, horizon_s: float = PATH_HORIZON_S) -> PredictedP
     cov = np.asarray(e.cov_ecef, float).reshape(6, 6)
     pts = sigma_points(mean[None], cov[None])[0]  # (13, 6) ECEF
     w = sigma_weights(6)
-    r_eci = flown(e, pts, grid).r_eci  # (13, k, 3)
+    # the centre (pts[0], the mean) is flown already: its samples up to its landing are those
+    # of the grid's start, and the next one holds where it landed
+    r_eci = np.concatenate([centre.r_eci[:, : len(grid)], flown(e, pts[1:], grid).r_eci])
     pos = eci_to_ecef(np.broadcast_to(grid, r_eci.shape[:2]), r_eci, np.zeros_like(r_eci))[0]
     lat, lon, alt = ecef_to_geodetic(pos[0])
     basis = enu_basis(lat, lon)  # (k, 3, 3)
