@@ -67,3 +67,9 @@ def test_ground_point_and_weighted_samples() -> None:
     assert np.isclose(wp.cov_en_m2[0], 1e6, rtol=1e-6) and abs(wp.cov_en_m2[1]) < 1e-3
     assert np.isclose(wp.t, 2.0) and np.isclose(wp.t_sigma_s, 1.0)
     assert abs(wp.lat_deg) < 1e-9 and abs(wp.lon_deg) < 1e-9
+    # about a centre sample: the point and time are its, the moments are about it
+    r3 = np.array([[6378137.0, 0.0, 0.0], [6378137.0, 1000.0, 0.0], [6378137.0, 3000.0, 0.0]])
+    cp = weighted_ground_point(np.array([5.0, 4.0, 8.0]), r3, np.array([2.0, 1.0, 1.0]), 0.95, 0)
+    assert abs(cp.lat_deg) < 1e-9 and abs(cp.lon_deg) < 1e-9 and cp.t == 5.0
+    assert np.isclose(cp.cov_en_m2[0], (1000.0**2 + 3000.0**2) / 4, rtol=1e-6)
+    assert np.isclose(cp.t_sigma_s, np.sqrt((1.0 + 9.0) / 4))

@@ -140,6 +140,37 @@ def test_monte_carlo_consistency(scenario: str, cls: str, after: float, v_sigma:
     assert np.linalg.norm(np.mean(en, axis=0)) < 0.1 * np.sqrt(np.trace(c))
 
 
+def test_the_point_is_the_states_own_prediction_and_the_ellipse_holds_the_skew(
+    irbm: Truth,
+) -> None:
+    """With ln k as uncertain as a class prior leaves it (sigma 0.6), the impact is strongly
+    convex in ln k: the point is the mean state's own impact (the median ln k's), not the
+    sigma points' mean, and the ellipse about it still holds 95% of the true impacts."""
+    oid = irbm.objects[0].object_id.split("/")[0] + "/RV"
+    t = irbm.object(oid).t_start + 300.0
+    x = _state(irbm, oid, t, 1.0 / VEHICLES["irbm"].payload_beta)
+    P = np.diag(np.r_[[1.0] * 6, [0.0] * 3, [0.6**2]])
+    ((gp, _),) = predict_impacts(np.array([t]), x[None], P[None])
+    ((g0, _),) = predict_impacts(np.array([t]), x[None], TINY[None])
+    assert gp is not None and g0 is not None
+    centre = geodetic_to_ecef(gp.lat_deg, gp.lon_deg, 0.0)
+    assert np.linalg.norm(centre - geodetic_to_ecef(g0.lat_deg, g0.lon_deg, 0.0)) < 1.0
+    assert abs(gp.t - g0.t) < 0.01
+    n = 1000
+    draws = np.random.default_rng(3).multivariate_normal(
+        x, P + np.diag([0.0] * 6 + [1.0] * 3 + [0.0]), n
+    )
+    arcs = coast(np.full(n, t), draws[:, :3], draws[:, 3:6], beta=np.exp(-draws[:, 9]))
+    t_true = np.array([a.t[-1] for a in arcs])
+    r_true, _ = eci_to_ecef(t_true, np.array([a.r[-1] for a in arcs]), np.zeros((n, 3)))
+    en = (r_true - centre) @ enu_basis(gp.lat_deg, gp.lon_deg)[:2].T
+    c = np.array([[gp.cov_en_m2[0], gp.cov_en_m2[2]], [gp.cov_en_m2[2], gp.cov_en_m2[1]]])
+    inside = np.einsum("ni,ij,nj->n", en, np.linalg.inv(c), en) <= chi2.ppf(0.95, 2)
+    assert 0.93 <= inside.mean() <= 0.99
+    assert np.linalg.norm(np.median(en, axis=0)) < 0.1 * gp.ellipse.semi_minor_m
+    assert abs(np.median(t_true) - gp.t) < 0.1 * gp.t_sigma_s
+
+
 def test_slv_payload_in_orbit() -> None:
     truth = _truth("slv-okinawa")
     orb = truth.events_of("orbit")[0]

@@ -75,21 +75,23 @@ def weighted_ground_point(
     r_ecef: ArrayLike,
     w: ArrayLike,
     confidence: float,
-    extra_cov_en: F64 | None = None,
+    centre: int | None = None,
 ) -> GroundPoint:
-    """Mean and covariance of weighted samples of a ground point (times (m,), ECEF (m, 3)).
+    """A ground point from weighted samples of it (times (m,), ECEF (m, 3)).
 
-    The mean point is the weighted mean of the ECEF positions (its chord sag is far below
-    the spread); deviations are taken in the east-north plane of that mean, which is
-    where the covariance of the record lives.
+    Without `centre`, the point is the weighted mean of the ECEF positions (its chord sag
+    is far below the spread). With it, the point is that sample (the sigma points' centre,
+    the state's own prediction) and the covariance is the weighted second moment about it,
+    so the ellipse still holds the samples' spread and the mean's offset. Deviations are
+    taken in the east-north plane of the point, where the record's covariance lives.
     """
     ts, r = np.asarray(t, float), np.asarray(r_ecef, float)
     wn = np.asarray(w, float) / np.sum(w)
-    mean_r = wn @ r
-    lat, lon, _ = ecef_to_geodetic(mean_r)
+    point = wn @ r if centre is None else r[centre]
+    lat, lon, _ = ecef_to_geodetic(point)
     basis = enu_basis(lat, lon)[:2]  # east, north rows
-    d = (r - mean_r) @ basis.T
+    d = (r - point) @ basis.T
     cov = (wn[:, None] * d).T @ d
-    t_mean = float(wn @ ts)
-    t_var = float(wn @ (ts - t_mean) ** 2)
-    return ground_point(t_mean, np.sqrt(max(t_var, 0.0)), float(lat), float(lon), cov, confidence)
+    t_point = float(wn @ ts) if centre is None else float(ts[centre])
+    t_var = float(wn @ (ts - t_point) ** 2)
+    return ground_point(t_point, np.sqrt(max(t_var, 0.0)), float(lat), float(lon), cov, confidence)
