@@ -1,13 +1,16 @@
-"""Coasting states flown along a time grid to the ground, compiled: the alerting's paths.
+"""Coasting states flown along a time grid to the ground, compiled: alerting's paths and
+the tracker's impact predictions.
 
 Public alerting flies every confirmed track's 13 sigma points up to an hour ahead every
 couple of seconds (warnlink.alert.areas.predicted_path), and a joined threat's last
-estimate on to a new track's time (warnlink.alert.lifecycle). Through the general numpy
-integrator (warnlink.physics.integrate) that was over half of an exercise party's CPU:
-dozens of small-array calls per RK4 stage. Here each row is RK4-stepped in compiled code
-with the tracker's flight model (warnlink.track.models.rk4: gravity with J2, drag on
-physics.atmosphere's density table, no thrust, and none of the filter's drag bound), in
-steps of at most MAX_STEP_S, shorter where drag is stiff, landing on every grid time.
+estimate on to a new track's time (warnlink.alert.lifecycle); the tracker flies 15 sigma
+points of every confirmed track to the ground each second (warnlink.track.predict).
+Through the general numpy integrator (warnlink.physics.integrate) that was over half of
+an exercise party's CPU: dozens of small-array calls per RK4 stage. Here each row is
+RK4-stepped in compiled code with the tracker's flight model (warnlink.track.models.rk4:
+gravity with J2, drag on physics.atmosphere's density table, no thrust, and none of the
+filter's drag bound), in steps of at most MAX_STEP_S in the air (shorter where drag is
+stiff) and VACUUM_STEP_S above it, landing on every grid time.
 A row whose height goes below zero within a step has landed: the crossing is found on
 the step's cubic Hermite interpolant, and the row stays there. A row that starts below
 the surface (an estimate predicted on past its fall) has already come down: it lands
@@ -31,11 +34,12 @@ from warnlink.track.models import DRAG_TOP_M, _density, _rates, geocentric_heigh
 F64 = NDArray[np.float64]
 
 MAX_STEP_S = 2.0  # RK4 step: a ground track sampled every few seconds needs no finer
+VACUUM_STEP_S = 10.0  # above the air (or without drag): RK4 within centimetres of 2 s steps
 DRAG_STEPS = 0.5  # in dense air, the step is at most this many drag time scales
 DRAG_NOTABLE = 0.01  # m/s^2: drag above this also limits the step by the density's change
 SCALE_HEIGHT_M = 7e3  # of the density, about, below 70 km
-SCALE_STEPS = 0.1  # and then at most this share of the time to climb or fall through it
-_BISECTIONS = 50  # of the step's fraction: 2 s / 2^50, far below a millimetre
+SCALE_STEPS = 0.25  # and then at most this share of the time to climb or fall through it
+_BISECTIONS = 50  # of the step's fraction: 10 s / 2^50, far below a millimetre
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,18 @@ def _hermite(y0: F64, f0: F64, y1: F64, f1: F64, dt: float, s: float, out: F64) 
 
 @njit(cache=True)
 def _step_size(y: F64, k: float) -> float:
-    """MAX_STEP_S, or less where drag matters: at most DRAG_STEPS of the time in which drag
-    would change the air-relative speed by its own size (rho k |v_air| per second), and of
-    the time to cross a density scale height."""
+    """VACUUM_STEP_S without drag, and above the air until about the step that reaches
+    DRAG_TOP_M; in the air MAX_STEP_S, or less where drag matters: at most DRAG_STEPS of
+    the time in which drag would change the air-relative speed by its own size
+    (rho k |v_air| per second), and SCALE_STEPS of the time to cross a density scale
+    height."""
     h = geocentric_height(y)
-    if k == 0.0 or h > DRAG_TOP_M:
-        return MAX_STEP_S
+    if k == 0.0:
+        return VACUUM_STEP_S
+    if h > DRAG_TOP_M:
+        r = math.sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2])
+        fall = -(y[0] * y[3] + y[1] * y[4] + y[2] * y[5]) / r
+        return float(min(VACUUM_STEP_S, max(MAX_STEP_S, (h - DRAG_TOP_M) / max(fall, 1e-12))))
     wx, wy, wz = y[3] + OMEGA_EARTH * y[1], y[4] - OMEGA_EARTH * y[0], y[5]
     speed = math.sqrt(wx * wx + wy * wy + wz * wz)
     rate = _density(h) * k * speed  # and the drag acceleration is rate * speed / 2

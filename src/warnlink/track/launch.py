@@ -22,6 +22,7 @@ once made: the earliest boost states see the pad most directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -91,23 +92,44 @@ def _combine(lat: F64, lon: F64, t: F64, d2: F64) -> tuple[F64, F64]:
     return np.array([lat0, lon0, tm, t_sigma]), cov
 
 
-def launch_from_boost(t: float, x: F64) -> tuple[F64, F64]:
-    """Launch [lat, lon, t, t_sigma] and east-north covariance from a powered state."""
+def launch_from_boost(t: float, xs: F64) -> list[tuple[F64, F64]]:
+    """Launch [lat, lon, t, t_sigma] and east-north covariance from powered states (m, 10).
+
+    Each state's best-matching powered sample of every template flight is the argmin of
+    the match over that flight's row of the padded table (_by_flight), for all states in
+    one pass.
+    """
     tpl = templates()
-    lat, lon, h, speed, gamma, az = kinematics(*eci_to_ecef(t, x[POS], x[VEL]))
+    rows = _by_flight()
+    lat, lon, h, speed, gamma, az = kinematics(*eci_to_ecef(t, xs[:, POS], xs[:, VEL]))
     p = tpl.powered
-    d2 = ((p[:, 0] - h) / SIGMA_H) ** 2 + ((p[:, 1] - speed) / SIGMA_SPEED) ** 2
-    d2 = d2 + ((p[:, 2] - gamma) / SIGMA_GAMMA) ** 2
+    d2 = ((p[:, 0] - h[:, None]) / SIGMA_H) ** 2 + ((p[:, 1] - speed[:, None]) / SIGMA_SPEED) ** 2
+    d2 = d2 + ((p[:, 2] - gamma[:, None]) / SIGMA_GAMMA) ** 2
+    d2_rows = np.where(rows >= 0, d2[:, rows], np.inf)  # (m, F, longest flight)
+    pick = np.take_along_axis(rows[None], d2_rows.argmin(axis=2)[..., None], axis=2)[..., 0]
+    best = d2[np.arange(len(xs))[:, None], pick]
+    cand = p[pick]  # (m, F, 5)
     n_f = len(tpl.bo)
-    best = np.full(n_f, np.inf)
-    pick = np.zeros(n_f, np.intp)
-    order = np.lexsort((d2, tpl.flight))  # per flight, its best-matching sample first
-    first = np.r_[True, tpl.flight[order][1:] != tpl.flight[order][:-1]]
-    pick[tpl.flight[order][first]] = order[first]
-    best[tpl.flight[order][first]] = d2[order][first]
-    cand = p[pick]
-    la, lo = _back_along(np.full(n_f, lat), np.full(n_f, lon), np.full(n_f, az), cand[:, 3])
-    return _combine(la, lo, t - cand[:, 4], best)
+    out = []
+    for i in range(len(xs)):
+        la, lo = _back_along(
+            np.full(n_f, lat[i]), np.full(n_f, lon[i]), np.full(n_f, az[i]), cand[i, :, 3]
+        )
+        out.append(_combine(la, lo, t - cand[i, :, 4], best[i]))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _by_flight() -> NDArray[np.intp]:
+    """Indices of the powered samples (F, longest flight) of each template flight, in order,
+    padded with -1."""
+    tpl = templates()
+    counts = np.bincount(tpl.flight, minlength=len(tpl.bo))
+    rows = np.full((len(counts), int(counts.max())), -1, np.intp)
+    for j in range(len(counts)):
+        idx = np.flatnonzero(tpl.flight == j)
+        rows[j, : len(idx)] = idx
+    return rows
 
 
 def _burnout_crossings(xs: F64, h_bo: F64) -> tuple[F64, F64, F64]:
@@ -174,10 +196,8 @@ def launch_estimate(t: float, x: F64, P: F64, boost: bool) -> tuple[F64, F64] | 
     """
     pts = np.zeros((2 * 6 + 1, len(x)))
     pts[:, :6] = sigma_points(x[None, :6], P[None, :6, :6])[0]
-    if boost:
-        ests: list[tuple[F64, F64] | None] = [launch_from_boost(t, p) for p in pts]
-    else:
-        ests = launch_from_ballistic(t, pts)
+    ests: list[tuple[F64, F64] | None] = []
+    ests += launch_from_boost(t, pts) if boost else launch_from_ballistic(t, pts)
     centre = ests[0]
     ok = [i for i, e in enumerate(ests) if e is not None]
     if centre is None:
