@@ -38,7 +38,7 @@ VACUUM_STEP_S = 10.0  # above the air (or without drag): RK4 within centimetres 
 DRAG_STEPS = 0.5  # in dense air, the step is at most this many drag time scales
 DRAG_NOTABLE = 0.01  # m/s^2: drag above this also limits the step by the density's change
 SCALE_HEIGHT_M = 7e3  # of the density, about, below 70 km
-SCALE_STEPS = 0.25  # and then at most this share of the time to climb or fall through it
+SCALE_STEPS = 0.1  # and then at most this share of the time to climb or fall through it
 _BISECTIONS = 50  # of the step's fraction: 10 s / 2^50, far below a millimetre
 
 
