@@ -20,7 +20,6 @@ from warnlink.geo.frames import (
 from warnlink.physics import kepler
 from warnlink.physics.dynamics import FULL_PHYSICS, PhysicsModel
 from warnlink.physics.flight import fly
-from warnlink.physics.kepler import descending_crossing, j2_offset
 from warnlink.physics.propagate import coast
 from warnlink.physics.truth import Truth
 from warnlink.physics.vehicles import VEHICLES
@@ -245,53 +244,6 @@ def test_point_below_the_surface_has_come_down() -> None:
     )
     assert landed[0] and t[0] == 50.0
     np.testing.assert_array_equal(r_imp[0], r[0])
-
-
-def test_descending_crossing_matches_closed_form() -> None:
-    """The jump to the top of the air: state_arc's time and point, and conserved energy."""
-    r_hat = np.array([np.cos(0.4) * np.cos(1.2), np.cos(0.4) * np.sin(1.2), np.sin(0.4)])
-    east = np.cross([0.0, 0.0, 1.0], r_hat)
-    east /= np.linalg.norm(east)
-    r = np.stack([(R_MEAN + 300e3) * r_hat, (R_MEAN + 150e3) * r_hat])
-    v = np.stack([
-        6000.0 * (np.cos(0.5) * east + np.sin(0.5) * r_hat),
-        3000.0 * (np.cos(0.2) * east - np.sin(0.2) * r_hat),  # already descending
-    ])  # fmt: skip
-    r1 = R_MEAN + 130e3
-    tof, r_top, v_top = descending_crossing(r, v, r1)
-    _, tof_kep, impact, _ = kepler.state_arc(r[:1], v[:1], r1)
-    assert abs(tof[0] - tof_kep[0]) < 1e-6 and np.linalg.norm(r_top[0] - impact[0]) < 1e-3
-    assert np.allclose(np.linalg.norm(r_top, axis=1), r1, atol=1e-3)
-    energy = 0.5 * np.sum(v * v, 1) - GM_EARTH / np.linalg.norm(r, axis=1)
-    energy_top = 0.5 * np.sum(v_top * v_top, 1) - GM_EARTH / r1
-    assert np.allclose(energy_top, energy, rtol=1e-12)
-    assert np.allclose(np.cross(r_top, v_top), np.cross(r, v), rtol=1e-12)
-    assert np.all(np.einsum("ij,ij->i", r_top, v_top) < 0.0)  # descending
-    arcs = coast(np.zeros(2), r, v, t_stop=tof, model=VACUUM_SPHERE)
-    for i, a in enumerate(arcs):
-        assert np.linalg.norm(a.r[-1] - r_top[i]) < 1.0
-    bad, _, _ = descending_crossing(
-        np.array([[r1 - 10e3, 0.0, 0.0], [R_MEAN + 400e3, 0.0, 0.0]]),
-        np.array([[0.0, 7000.0, 0.0], [0.0, 12000.0, 0.0]]),  # inside; unbound
-        r1,
-    )
-    assert np.isnan(bad).all()
-
-
-def test_j2_offset_matches_integration() -> None:
-    """J2's offset over a long vacuum coast (up to 30 km) from paired RK4 steps: to 3 m."""
-    r = np.array([[R_MEAN + 800e3, 0.0, 0.0], [0.0, R_MEAN + 1200e3, 0.0]])
-    v = np.array([[0.0, 6500.0, 3500.0], [-7000.0, 0.0, 1500.0]])  # perigees above 400 km
-    tof = np.array([900.0, 2400.0])
-    no_drag = PhysicsModel(drag=False)
-    dr, dv = j2_offset(r, v, tof)
-    arcs = coast(np.zeros(2), r, v, t_stop=tof, model=no_drag)
-    kep = coast(np.zeros(2), r, v, t_stop=tof, model=PhysicsModel(drag=False, j2=False))
-    for i in range(2):
-        want_r, want_v = arcs[i].r[-1] - kep[i].r[-1], arcs[i].v[-1] - kep[i].v[-1]
-        assert not arcs[i].at_surface and np.linalg.norm(want_r) > 1e3
-        assert np.linalg.norm(dr[i] - want_r) < 3.0
-        assert np.linalg.norm(dv[i] - want_v) < 5e-3
 
 
 def test_grazing_point_stays_up() -> None:
