@@ -12,7 +12,8 @@
    since the first radar detection. The error at t is that of the RV's latest update by
    t, and its bound counts the same detections (those up to that update, the boost's
    included: warnlink.evaluate.crlb). With
-   WARNLINK_BENCH_MC_ONLY=1 only this part runs.
+   WARNLINK_BENCH_MC_ONLY=1 only this part runs; WARNLINK_MC_SCENARIOS (comma-separated
+   scenario names) and WARNLINK_MC_FIRST_SEED (default 1000) pick other runs.
 """
 
 from __future__ import annotations
@@ -149,8 +150,14 @@ def _one_mc_run(job: tuple[str, int]) -> dict[str, Any]:
 
 
 def monte_carlo(runs: int) -> dict[str, Any]:
-    scenarios = sorted(str(p) for p in (ROOT / "scenarios").glob("*.toml"))
-    jobs = [(scenarios[k % len(scenarios)], 1000 + k) for k in range(runs)]
+    names = os.environ.get("WARNLINK_MC_SCENARIOS")  # e.g. "icbm-lofted-hokkaido"; all if unset
+    scenarios = sorted(
+        str(p)
+        for p in (ROOT / "scenarios").glob("*.toml")
+        if names is None or p.stem in names.split(",")
+    )
+    first = int(os.environ.get("WARNLINK_MC_FIRST_SEED", "1000"))
+    jobs = [(scenarios[k % len(scenarios)], first + k) for k in range(runs)]
     with ProcessPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(_one_mc_run, jobs))
     inside = np.array([b for r in results for b in r["inside"]])
