@@ -196,8 +196,9 @@ def launch_estimate(t: float, x: F64, P: F64, boost: bool) -> tuple[F64, F64] | 
     """
     pts = np.zeros((2 * 6 + 1, len(x)))
     pts[:, :6] = sigma_points(x[None, :6], P[None, :6, :6])[0]
-    ests: list[tuple[F64, F64] | None] = []
-    ests += launch_from_boost(t, pts) if boost else launch_from_ballistic(t, pts)
+    ests: list[tuple[F64, F64] | None] = list(
+        launch_from_boost(t, pts) if boost else launch_from_ballistic(t, pts)
+    )
     centre = ests[0]
     ok = [i for i, e in enumerate(ests) if e is not None]
     if centre is None:
