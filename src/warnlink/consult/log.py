@@ -25,13 +25,13 @@ from typing import Literal, Protocol
 
 import msgspec
 
-from warnlink.consult.merkle import (
+from warnlink.exchange.envelope import PARTY_RE
+from warnlink.exchange.merkle import (
     HASH_SIZE,
     MerkleTree,
     leaf_hash,
     verify_consistency,
 )
-from warnlink.exchange.envelope import PARTY_RE
 from warnlink.exchange.pki import PkiError
 from warnlink.exchange.signing import Verifier, key_id_of
 

@@ -23,7 +23,7 @@ from warnlink.consult.log import (
     parse_note,
     plain_verifier,
 )
-from warnlink.consult.merkle import (
+from warnlink.exchange.merkle import (
     MerkleTree,
     leaf_hash,
     verify_consistency,

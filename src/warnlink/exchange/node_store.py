@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from warnlink.exchange.envelope import Envelope, Kind, SignerLike, decode, seal
+from warnlink.exchange.envelope import Envelope, Kind, SignerLike, decode, seal_batch
 
 PENDING, ACKED, REJECTED = 0, 1, 2
 
@@ -100,20 +100,17 @@ class NodeStore:
     def publish(
         self, signer: SignerLike, items: Iterable[tuple[Kind, Sequence[str], bytes]]
     ) -> list[Envelope]:
-        """Sign and queue messages with the next sequence numbers, in one transaction."""
-        out: list[Envelope] = []
+        """Sign and queue messages with the next sequence numbers, in one transaction (and
+        under one signature, envelope.seal_batch)."""
         with self._transaction() as db:
             seq = db.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
             now = time.time_ns()
-            rows = []
-            for kind, label, payload in items:
-                seq += 1
-                env = seal(signer, seq=seq, kind=kind, label=label, payload=payload)
-                out.append(env)
-                rows.append((seq, int(env.lane), int(kind), env.raw, now))
+            numbered = [(seq + i, kind, label, payload) for i, (kind, label, payload) in
+                        enumerate(items, start=1)]  # fmt: skip
+            out = seal_batch(signer, numbered) if numbered else []
             db.executemany(
                 "INSERT INTO outbox (seq, lane, kind, envelope, created_ns) VALUES (?,?,?,?,?)",
-                rows,
+                [(env.seq, int(env.lane), int(env.kind), env.raw, now) for env in out],
             )
         return out
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pymerkle import InmemoryTree
 from pymerkle import verify_consistency as pymerkle_verify_consistency
 
-from warnlink.consult.merkle import (
+from warnlink.exchange.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     ProofError,

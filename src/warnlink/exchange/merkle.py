@@ -2,8 +2,10 @@
 
 A consultation's decision log is only tamper-evident if every party can check, with a
 few hashes, that an entry is in the log (inclusion) and that today's log extends the one
-it saw yesterday (consistency). These are the RFC's algorithms, step for step, so any
-RFC 6962/9162 verifier in another language reaches the same answers.
+it saw yesterday (consistency); and a batch of envelopes is signed once, over its root,
+each carrying its inclusion proof (warnlink.exchange.envelope). These are the RFC's
+algorithms, step for step, so any RFC 6962/9162 verifier in another language reaches the
+same answers.
 
 Hashes: leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || left || right); the hash of
 the empty tree is SHA-256 of nothing.
